@@ -1,0 +1,232 @@
+"""Vision Transformer for images (2-D patches) and videos (3-D tubelets) that runs on packed kept tokens.
+
+No class token; a final LayerNorm; fixed sin-cos positions (2-D, 3-D, optionally ``uniform_power``) or 3-D RoPE.
+Parameter names follow the official I-JEPA / V-JEPA releases so their weights map one to one.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any, Sequence
+
+import torch
+from timm.layers import Mlp, trunc_normal_
+from torch import Tensor, nn
+from torch.utils.checkpoint import checkpoint
+
+from encoders.attention import Attention
+from encoders.packing import SeqLens, gather_packed
+from encoders.patch import PatchEmbed
+from encoders.positions import RotaryEmbedding3D, sincos_2d, sincos_3d, token_grid_positions
+
+# Official widths / depths / heads (I-JEPA, V-JEPA, V-JEPA 2).
+SIZES: dict[str, dict[str, Any]] = {
+    "tiny": dict(embed_dim=192, depth=12, num_heads=3),
+    "small": dict(embed_dim=384, depth=12, num_heads=6),
+    "base": dict(embed_dim=768, depth=12, num_heads=12),
+    "large": dict(embed_dim=1024, depth=24, num_heads=16),
+    "huge": dict(embed_dim=1280, depth=32, num_heads=16),
+    "giant": dict(embed_dim=1408, depth=40, num_heads=16, mlp_ratio=48 / 11),
+    "gigantic": dict(embed_dim=1664, depth=48, num_heads=16, mlp_ratio=64 / 13),
+}
+
+
+class PackedDropPath(nn.Module):
+    """Stochastic depth that drops whole sequences of a packed ``[T, D]`` tensor (not single tokens)."""
+
+    def __init__(self, drop_prob: float) -> None:
+        super().__init__()
+        self.drop_prob = drop_prob
+
+    def forward(self, x: Tensor, seqs: SeqLens) -> Tensor:
+        if not self.training or self.drop_prob == 0.0:
+            return x
+        keep = 1.0 - self.drop_prob
+        per_seq = x.new_empty(len(seqs.lengths)).bernoulli_(keep) / keep
+        lengths = seqs.cached("lengths_cpu", lambda: torch.tensor(seqs.lengths))
+        return x * torch.repeat_interleave(per_seq, lengths.to(x.device), output_size=x.shape[0]).unsqueeze(-1)
+
+
+class Block(nn.Module):
+    """Pre-norm transformer block on packed tokens."""
+
+    def __init__(
+        self,
+        dim: int,
+        num_heads: int,
+        mlp_ratio: float = 4.0,
+        qkv_bias: bool = True,
+        drop_path: float = 0.0,
+        norm_eps: float = 1e-6,
+        attn_backend: str = "auto",
+    ) -> None:
+        super().__init__()
+        self.norm1 = nn.LayerNorm(dim, eps=norm_eps)
+        self.attn = Attention(dim, num_heads, qkv_bias=qkv_bias, backend=attn_backend)
+        self.norm2 = nn.LayerNorm(dim, eps=norm_eps)
+        self.mlp = Mlp(dim, hidden_features=int(dim * mlp_ratio), act_layer=nn.GELU)
+        self.drop_path = PackedDropPath(drop_path)
+
+    def forward(self, x: Tensor, seqs: SeqLens, rope: tuple[Tensor, Tensor] | None = None) -> Tensor:
+        x = x + self.drop_path(self.attn(self.norm1(x), seqs, rope), seqs)
+        return x + self.drop_path(self.mlp(self.norm2(x)), seqs)
+
+
+def make_blocks(
+    dim: int,
+    depth: int,
+    num_heads: int,
+    mlp_ratio: float = 4.0,
+    qkv_bias: bool = True,
+    drop_path_rate: float = 0.0,
+    norm_eps: float = 1e-6,
+    attn_backend: str = "auto",
+) -> nn.ModuleList:
+    """``depth`` blocks with stochastic depth rising linearly from 0 to ``drop_path_rate``."""
+    rates = [drop_path_rate * i / max(depth - 1, 1) for i in range(depth)]
+    return nn.ModuleList(
+        Block(dim, num_heads, mlp_ratio, qkv_bias, rates[i], norm_eps, attn_backend) for i in range(depth)
+    )
+
+
+def run_blocks(
+    blocks: nn.ModuleList,
+    x: Tensor,
+    seqs: SeqLens,
+    rope: tuple[Tensor, Tensor] | None = None,
+    grad_checkpointing: bool = False,
+) -> Tensor:
+    """Apply ``blocks`` to packed tokens, recomputing activations in backward when ``grad_checkpointing``."""
+    for block in blocks:
+        if grad_checkpointing and block.training and torch.is_grad_enabled():
+            x = checkpoint(block, x, seqs, rope, use_reentrant=False)
+        else:
+            x = block(x, seqs, rope)
+    return x
+
+
+def init_vit_weights(module: nn.Module, blocks: Sequence[Block], std: float = 0.02) -> None:
+    """Official JEPA init: truncated-normal linear/conv weights, zero biases, unit LayerNorms, and the residual
+    projections of block ``i`` scaled by ``1 / sqrt(2 * (i + 1))``."""
+    for m in module.modules():
+        if isinstance(m, (nn.Linear, nn.Conv2d, nn.Conv3d)):
+            trunc_normal_(m.weight, std=std)
+            if m.bias is not None:
+                nn.init.zeros_(m.bias)
+        elif isinstance(m, nn.LayerNorm):
+            nn.init.ones_(m.weight)
+            nn.init.zeros_(m.bias)
+    with torch.no_grad():
+        for i, block in enumerate(blocks):
+            block.attn.proj.weight.div_(math.sqrt(2.0 * (i + 1)))
+            block.mlp.fc2.weight.div_(math.sqrt(2.0 * (i + 1)))
+
+
+def _pair(size: int | Sequence[int]) -> tuple[int, int]:
+    return (size, size) if isinstance(size, int) else (int(size[0]), int(size[1]))
+
+
+class VisionTransformer(nn.Module):
+    """ViT encoder over images ``[B, C, H, W]`` or, with ``num_frames > 1``, videos ``[B, C, T, H, W]``.
+
+    ``forward(x, masks)`` keeps only the given token indices:
+    - ``None``: all tokens, ``[B, N, D]``;
+    - a LongTensor ``[B, K]``: the same number of kept tokens per sample, ``[B, K, D]``;
+    - a list of LongTensors ``[B, K_m]`` (the official multi-mask call): each run in turn, concatenated on batch;
+    - a list of ``B`` 1-D LongTensors of any lengths: one ``[K_b, D]`` tensor per sample.
+    ``forward_packed`` is the variable-length form used in training: flat indices and per-sample lengths in,
+    packed ``[sum K_b, D]`` out.
+    """
+
+    def __init__(
+        self,
+        img_size: int | Sequence[int] = 224,
+        patch_size: int = 16,
+        num_frames: int = 1,
+        tubelet_size: int = 2,
+        in_chans: int = 3,
+        embed_dim: int = 768,
+        depth: int = 12,
+        num_heads: int = 12,
+        mlp_ratio: float = 4.0,
+        qkv_bias: bool = True,
+        drop_path_rate: float = 0.0,
+        norm_eps: float = 1e-6,
+        use_rope: bool = False,
+        rope_tiled_freqs: bool = False,
+        uniform_power: bool = False,
+        sincos_column_first: bool = True,
+        attn_backend: str = "auto",
+        grad_checkpointing: bool = False,
+        init_std: float = 0.02,
+    ) -> None:
+        super().__init__()
+        self.img_size = _pair(img_size)
+        if any(s % patch_size for s in self.img_size):
+            raise ValueError(f"img_size {self.img_size} is not a multiple of patch_size {patch_size}")
+        self.is_video = num_frames > 1
+        if self.is_video and num_frames % tubelet_size:
+            raise ValueError(f"num_frames {num_frames} is not a multiple of tubelet_size {tubelet_size}")
+        self.num_frames, self.patch_size, self.tubelet_size = num_frames, patch_size, tubelet_size
+        self.embed_dim, self.num_heads = embed_dim, num_heads
+        grid_t = num_frames // tubelet_size if self.is_video else 1
+        self.grid = (grid_t, self.img_size[0] // patch_size, self.img_size[1] // patch_size)
+        self.num_patches = math.prod(self.grid)
+        self.patch_embed = PatchEmbed(in_chans, embed_dim, patch_size, tubelet_size if self.is_video else None)
+        self.use_rope = use_rope
+        if not use_rope:
+            self.register_buffer("pos_embed", sincos_table(embed_dim, self.grid, uniform_power, sincos_column_first))
+        self.rope = RotaryEmbedding3D(embed_dim // num_heads, tiled_freqs=rope_tiled_freqs) if use_rope else None
+        self.blocks = make_blocks(embed_dim, depth, num_heads, mlp_ratio, qkv_bias, drop_path_rate, norm_eps, attn_backend)
+        self.grad_checkpointing = grad_checkpointing
+        self.norm = nn.LayerNorm(embed_dim, eps=norm_eps)
+        init_vit_weights(self, self.blocks, init_std)
+
+    def embed(self, x: Tensor) -> Tensor:
+        """Patch tokens ``[B, N, D]`` with their sin-cos positions added (RoPE is applied inside attention)."""
+        expected = self.img_size
+        if tuple(x.shape[-2:]) != expected or (self.is_video and x.shape[2] != self.num_frames):
+            want = f"T={self.num_frames}, " if self.is_video else ""
+            raise ValueError(f"encoder built for {want}H, W = {expected}, got input of shape {tuple(x.shape)}")
+        tokens = self.patch_embed(x)
+        return tokens if self.use_rope else tokens + self.pos_embed.to(tokens.dtype)
+
+    def forward_packed(self, x: Tensor, index: Tensor, lengths: Tensor | Sequence[int]) -> Tensor:
+        """Encode the kept tokens ``index`` (flat, per-sample runs of ``lengths``); returns packed ``[T, D]``."""
+        tokens = self.embed(x)
+        lengths_t = torch.as_tensor(lengths, dtype=torch.int64)
+        packed = gather_packed(tokens, index, lengths_t)
+        return self.run_packed(packed, index.to(tokens.device), SeqLens.from_lengths(lengths_t, tokens.device))
+
+    def run_packed(self, packed: Tensor, index: Tensor, seqs: SeqLens) -> Tensor:
+        """Blocks and final norm over already-embedded packed tokens at grid positions ``index``."""
+        rope = self.rope.cos_sin(token_grid_positions(index, *self.grid[1:])) if self.rope is not None else None
+        return self.norm(run_blocks(self.blocks, packed, seqs, rope, self.grad_checkpointing))
+
+    def forward(self, x: Tensor, masks: Tensor | Sequence[Tensor] | None = None) -> Tensor | list[Tensor]:
+        batch = x.shape[0]
+        if masks is None:
+            index = torch.arange(self.num_patches, device=x.device).repeat(batch)
+            return self.forward_packed(x, index, [self.num_patches] * batch).view(batch, self.num_patches, -1)
+        if isinstance(masks, Tensor):
+            return self.forward_packed(x, masks.reshape(-1), [masks.shape[1]] * batch).view(batch, masks.shape[1], -1)
+        if all(m.ndim == 2 for m in masks):
+            return torch.cat([self.forward(x, m) for m in masks], dim=0)
+        index = torch.cat([m.reshape(-1) for m in masks])
+        lengths = [m.numel() for m in masks]
+        return list(self.forward_packed(x, index, lengths).split(lengths))
+
+
+def sincos_table(dim: int, grid: tuple[int, int, int], uniform_power: bool, column_first: bool) -> Tensor:
+    """The fixed ``[1, N, dim]`` position table of a ``(T, H, W)`` token grid (2-D when ``T == 1``)."""
+    grid_t, grid_h, grid_w = grid
+    if grid_t == 1:
+        return sincos_2d(dim, grid_h, grid_w, column_first).unsqueeze(0)
+    return sincos_3d(dim, grid_t, grid_h, grid_w, uniform_power).unsqueeze(0)
+
+
+def create_encoder(size: str, **overrides: Any) -> VisionTransformer:
+    """A ``VisionTransformer`` of an official size (``tiny`` … ``gigantic``), with any constructor argument overridden."""
+    if size not in SIZES:
+        raise ValueError(f"unknown encoder size {size!r}; choose one of {sorted(SIZES)}")
+    return VisionTransformer(**{**SIZES[size], **overrides})

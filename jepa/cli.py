@@ -1,0 +1,173 @@
+"""``jepa fit | validate | test [overrides]``: compose the Hydra config, validate it, and run it with Lightning."""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from importlib import resources
+from pathlib import Path
+from typing import Any, Sequence
+
+COMMANDS = ("fit", "validate", "test")
+USAGE = """usage: jepa {{fit,validate,test}} [experiment=NAME] [KEY=VALUE ...]
+
+Compose a run from configs/ (groups: model, data, mask, trainer; an experiment sets them all), validate it and
+run it with Lightning. Any key can be overridden, e.g. trainer.max_steps=200 data.root=DIR model.encoder.size=small.
+ckpt_path=FILE starts from a checkpoint; hydra.run.dir=DIR picks the run directory.
+
+experiments:
+{experiments}
+"""
+
+
+def list_experiments() -> list[str]:
+    """Names of the experiments shipped in ``configs/experiment`` (``ijepa/quickstart``, ...)."""
+    root = resources.files("configs").joinpath("experiment")
+    names: list[str] = []
+
+    def walk(node: Any, prefix: str) -> None:
+        for child in node.iterdir():
+            if child.is_dir():
+                walk(child, f"{prefix}{child.name}/")
+            elif child.name.endswith(".yaml"):
+                names.append(prefix + child.name[: -len(".yaml")])
+
+    walk(root, "")
+    return sorted(names)
+
+
+def usage() -> str:
+    return USAGE.format(experiments="\n".join(f"  {name}" for name in list_experiments()))
+
+
+def compose_run(overrides: Sequence[str]) -> tuple[Any, Path]:
+    """The validated :class:`jepa.config.RunConfig` for ``overrides`` and its run directory."""
+    from hydra import compose, initialize_config_module
+    from hydra.core.config_store import ConfigStore
+    from hydra.core.global_hydra import GlobalHydra
+    from hydra.core.hydra_config import HydraConfig
+    from hydra.errors import HydraException
+    from omegaconf import OmegaConf, open_dict
+    from omegaconf.errors import OmegaConfBaseException
+
+    from jepa.config import RunConfig
+    from jepa.errors import InputError
+
+    ConfigStore.instance().store(name="run_schema", node=RunConfig)
+    GlobalHydra.instance().clear()
+    try:
+        with initialize_config_module(config_module="configs", version_base="1.3"):
+            cfg = compose("config", overrides=list(overrides), return_hydra_config=True)
+        HydraConfig.instance().set_config(cfg)
+        run_dir = Path(cfg.hydra.run.dir)
+        with open_dict(cfg):
+            del cfg["hydra"]
+        run = OmegaConf.to_object(cfg)
+    except (HydraException, OmegaConfBaseException) as err:
+        raise InputError(_explain(err)) from err
+    finally:
+        GlobalHydra.instance().clear()
+    return run, run_dir
+
+
+def _explain(err: BaseException) -> str:
+    """One readable message from a Hydra/OmegaConf error and its cause (minus Hydra's '+key' hint)."""
+    from omegaconf.errors import MissingMandatoryValue
+
+    lines = [line for line in str(err).splitlines() if line and not line.startswith("To append")]
+    cause = err.__cause__
+    if isinstance(err, MissingMandatoryValue) or isinstance(cause, MissingMandatoryValue):
+        key = getattr(err, "full_key", None) or getattr(cause, "full_key", "")
+        return f"{key} is required by this experiment: pass {key}=..."
+    if cause is not None:
+        lines.append(str(cause).splitlines()[0])
+    if "experiment" in str(err) and "Could not find" in str(err):
+        lines = [lines[0], "available experiments: " + ", ".join(list_experiments())]
+    return "\n".join(lines)
+
+
+def build_trainer(run: Any, run_dir: Path, callbacks: list[Any]) -> Any:
+    """A Lightning ``Trainer`` from ``run.trainer`` that logs to TensorBoard and CSV in ``run_dir``."""
+    import lightning as L
+    import torch
+    from lightning.pytorch.callbacks import ModelCheckpoint, RichProgressBar
+    from lightning.pytorch.loggers import CSVLogger, TensorBoardLogger
+
+    from jepa.config import shallow_dict
+
+    args = shallow_dict(run.trainer)
+    if args["precision"] == "auto":
+        on_gpu = torch.cuda.is_available() and args["accelerator"] in ("auto", "gpu", "cuda")
+        args["precision"] = "bf16-mixed" if on_gpu else "32-true"
+    args = {k: v for k, v in args.items() if v is not None}
+    callbacks = [ModelCheckpoint(dirpath=run_dir, save_last=True, save_top_k=0), *callbacks]
+    if args["enable_progress_bar"]:
+        callbacks.append(RichProgressBar())
+    loggers = [TensorBoardLogger(run_dir, name="tensorboard", version=""), CSVLogger(run_dir, name="csv", version="")]
+    return L.Trainer(default_root_dir=run_dir, callbacks=callbacks, logger=loggers, **args)
+
+
+def execute(command: str, run: Any, run_dir: Path) -> dict[str, Any]:
+    """Build data, model and trainer from a validated run config, run ``command``, and write ``metrics.json``."""
+    import lightning as L
+    from omegaconf import OmegaConf
+
+    from jepa.config import shallow_dict
+    from jepa.data import ImageDataModule
+    from jepa.errors import InputError
+    from jepa.objectives import IJEPA
+    from jepa.probes import FinalLinearProbe
+
+    L.seed_everything(run.seed, workers=True)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    print(f"run directory: {run_dir.resolve()}")
+    OmegaConf.save(OmegaConf.structured(run), run_dir / "config.yaml")
+    try:  # constructors reject values the schema's types cannot (a backend name, a size, a grid that does not fit)
+        data = ImageDataModule(**shallow_dict(run.data), mask=run.mask, seed=run.seed)
+        if run.model.probe.num_classes is None:
+            run.model.probe.num_classes = data.num_classes
+        model = IJEPA(**shallow_dict(run.model))
+    except ValueError as err:
+        raise InputError(str(err)) from err
+    print(f"data: {data.source}")
+    probe = FinalLinearProbe() if run.final_probe and command == "fit" else None
+    trainer = build_trainer(run, run_dir, [probe] if probe else [])
+    started = time.perf_counter()
+    results = getattr(trainer, command)(model, datamodule=data, ckpt_path=run.ckpt_path)
+    metrics: dict[str, Any] = {k: float(v) for k, v in trainer.callback_metrics.items()}
+    for result in results or []:
+        metrics.update({k: float(v) for k, v in result.items()})
+    if probe is not None:
+        metrics.update(probe.results)
+    metrics.update(command=command, global_step=trainer.global_step, seconds=round(time.perf_counter() - started, 1))
+    metrics["skipped_images"] = model.skipped_images
+    if model.skipped_images:
+        print(f"warning: {model.skipped_images} unreadable images were skipped")
+    (run_dir / "metrics.json").write_text(json.dumps(metrics, indent=2, sort_keys=True) + "\n")
+    print(f"metrics: {run_dir / 'metrics.json'}  checkpoint: {run_dir / 'last.ckpt'}")
+    return metrics
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``jepa`` console script; returns the exit status (2 for bad input)."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    if not args or args[0] in ("-h", "--help"):
+        print(usage())
+        return 0
+    command, overrides = args[0], args[1:]
+    if command not in COMMANDS:
+        print(f"jepa: unknown command {command!r}; choose one of {', '.join(COMMANDS)}\n\n{usage()}", file=sys.stderr)
+        return 2
+    if "-h" in overrides or "--help" in overrides:
+        print(usage())
+        return 0
+    from jepa.errors import InputError
+
+    try:
+        run, run_dir = compose_run(overrides)
+        execute(command, run, run_dir)
+    except InputError as err:
+        print(f"jepa {command}: error: {err}", file=sys.stderr)
+        return 2
+    return 0

@@ -1,0 +1,142 @@
+"""Image data for pretraining and probes: ImageNet-layout folders (``root/{train,val}/<class>/*``) or the
+built-in digits, with I-JEPA's augmentation and multi-block masks attached in the collate."""
+
+from __future__ import annotations
+
+import warnings
+from pathlib import Path
+from typing import Any, Sequence
+
+import lightning as L
+import torch
+from PIL import Image, UnidentifiedImageError
+from torch.utils.data import DataLoader, Dataset
+from torchvision import transforms as T
+from torchvision.datasets import ImageFolder
+from torchvision.datasets.folder import IMG_EXTENSIONS
+
+from jepa.config import MaskConfig, shallow_dict, validated
+from jepa.data.digits import DigitsDataset
+from jepa.errors import InputError
+from jepa.masks import MaskCollator, MultiBlockMask2D
+
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+
+
+def train_transform(img_size: int, crop_scale: Sequence[float], horizontal_flip: bool) -> T.Compose:
+    """I-JEPA pretraining augmentation: random resized crop (and an optional flip), ImageNet normalisation."""
+    steps: list[Any] = [T.RandomResizedCrop(img_size, scale=tuple(crop_scale))]
+    if horizontal_flip:
+        steps.append(T.RandomHorizontalFlip())
+    return T.Compose([*steps, T.ToTensor(), T.Normalize(IMAGENET_MEAN, IMAGENET_STD)])
+
+
+def eval_transform(img_size: int) -> T.Compose:
+    """Resize to ``img_size / 0.875`` and centre-crop ``img_size`` (the usual ImageNet evaluation)."""
+    resize = int(round(img_size / 0.875))
+    return T.Compose([T.Resize(resize), T.CenterCrop(img_size), T.ToTensor(), T.Normalize(IMAGENET_MEAN, IMAGENET_STD)])
+
+
+class TolerantImageFolder(ImageFolder):
+    """An ``ImageFolder`` whose unreadable files become ``None`` (dropped and counted by the collate) with a warning
+    naming the file, instead of stopping the run."""
+
+    def __getitem__(self, index: int) -> tuple[Any, int] | None:
+        path, target = self.samples[index]
+        try:
+            with Image.open(path) as img:
+                image = img.convert("RGB")
+        except (OSError, UnidentifiedImageError, ValueError) as err:
+            warnings.warn(f"skipping unreadable image {path}: {err}", stacklevel=1)
+            return None
+        return (self.transform(image) if self.transform else image), target
+
+
+def _split_dir(root: Path, split: str) -> Path:
+    path = root / split
+    if not path.is_dir():
+        raise InputError(f"data.root={root}: no '{split}' folder (expected {root}/{split}/<class>/<image>)")
+    if not any(p.suffix.lower() in IMG_EXTENSIONS for p in path.rglob("*") if p.is_file()):
+        raise InputError(f"data.root={root}: found no images under {path} (expected {path}/<class>/<image>)")
+    return path
+
+
+class ImageDataModule(L.LightningDataModule):
+    """Train/val loaders of images (masks attached when ``mask`` is given) and mask-free loaders for probes."""
+
+    def __init__(
+        self,
+        root: str | None = None,
+        img_size: int = 224,
+        batch_size: int = 64,
+        num_workers: int = 4,
+        crop_scale: Sequence[float] = (0.3, 1.0),
+        horizontal_flip: bool = False,
+        pin_memory: bool = True,
+        mask: MaskConfig | dict[str, Any] | None = None,
+        seed: int = 0,
+    ) -> None:
+        super().__init__()
+        self.root = Path(root).expanduser() if root else None
+        if self.root is not None and not self.root.is_dir():
+            raise InputError(f"data.root={root}: no such directory")
+        self.img_size, self.batch_size, self.num_workers = img_size, batch_size, num_workers
+        self.crop_scale, self.horizontal_flip, self.pin_memory = tuple(crop_scale), horizontal_flip, pin_memory
+        self.mask = MultiBlockMask2D(**shallow_dict(validated(MaskConfig, mask, "mask"))) if mask is not None else None
+        self.seed = seed
+        self.datasets: dict[str, Dataset] = {}
+
+    @property
+    def source(self) -> str:
+        return str(self.root) if self.root is not None else "built-in digits (scikit-learn)"
+
+    def _make(self, split: str, train_aug: bool) -> Dataset:
+        if train_aug:
+            transform = train_transform(self.img_size, self.crop_scale, self.horizontal_flip)
+        else:
+            transform = eval_transform(self.img_size)
+        if self.root is None:
+            return DigitsDataset(split, transform)
+        return TolerantImageFolder(str(_split_dir(self.root, split)), transform=transform)
+
+    def setup(self, stage: str | None = None) -> None:
+        if not self.datasets:
+            self.datasets = {"train": self._make("train", True), "val": self._make("val", False)}
+            train_classes, val_classes = self.datasets["train"].classes, self.datasets["val"].classes
+            if train_classes != val_classes:
+                raise InputError(f"data.root={self.root}: train and val have different class folders")
+
+    @property
+    def num_classes(self) -> int:
+        self.setup()
+        return len(self.datasets["train"].classes)
+
+    def _loader(self, dataset: Dataset, shuffle: bool, mask: MultiBlockMask2D | None, seed: int) -> DataLoader:
+        return DataLoader(
+            dataset,
+            batch_size=self.batch_size,
+            shuffle=shuffle,
+            drop_last=shuffle,
+            num_workers=self.num_workers,
+            persistent_workers=self.num_workers > 0,
+            pin_memory=self.pin_memory and torch.cuda.is_available(),
+            collate_fn=MaskCollator(mask, seed),
+        )
+
+    def train_dataloader(self) -> DataLoader:
+        self.setup()
+        return self._loader(self.datasets["train"], True, self.mask, self.seed)
+
+    def val_dataloader(self) -> DataLoader:
+        self.setup()
+        return self._loader(self.datasets["val"], False, self.mask, self.seed + 1)
+
+    def test_dataloader(self) -> DataLoader:
+        return self.val_dataloader()
+
+    def probe_dataloaders(self) -> dict[str, DataLoader]:
+        """Mask-free loaders of both splits with the evaluation transform, for frozen-feature probes."""
+        self.setup()
+        splits = {"train": self._make("train", False), "val": self.datasets["val"]}
+        return {name: self._loader(ds, False, None, self.seed) for name, ds in splits.items()}

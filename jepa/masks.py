@@ -1,0 +1,141 @@
+"""Multi-block masks (I-JEPA) made in the data loader's collate, seeded, with per-sample lengths kept.
+
+For each sample: ``num_pred_masks`` target blocks (rectangles of the patch grid) and one context block with the
+targets removed. Nothing is cut to the batch minimum: the collate packs every sample's index sets end to end and
+records their lengths.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any, Sequence
+
+import numpy as np
+import torch
+from torch import Tensor
+from torch.utils.data import default_collate, get_worker_info
+
+
+@dataclass(frozen=True)
+class SampleMasks:
+    """The kept context indices and the target blocks of one sample (row-major patch indices)."""
+
+    context: Tensor
+    targets: list[Tensor]
+
+
+class MultiBlockMask2D:
+    """I-JEPA multi-block masking on an ``(input_size / patch_size)²`` grid.
+
+    Block sizes: a scale ``s ~ U(scale)`` of the grid and an aspect ratio ``a ~ U(aspect_ratio)`` give
+    ``h = round(sqrt(s * N * a))``, ``w = round(sqrt(s * N / a))``, clipped to the grid. Each sample draws its own
+    sizes and places. The context block (aspect 1) loses every target token unless ``allow_overlap``; a sample
+    whose context would keep fewer than ``min_keep`` tokens is drawn again (up to ``max_tries`` times).
+    """
+
+    def __init__(
+        self,
+        input_size: int | Sequence[int] = 224,
+        patch_size: int = 16,
+        enc_mask_scale: Sequence[float] = (0.85, 1.0),
+        pred_mask_scale: Sequence[float] = (0.15, 0.2),
+        aspect_ratio: Sequence[float] = (0.75, 1.5),
+        num_pred_masks: int = 4,
+        min_keep: int = 4,
+        allow_overlap: bool = False,
+        max_tries: int = 50,
+    ) -> None:
+        size = (input_size, input_size) if isinstance(input_size, int) else tuple(input_size)
+        self.height, self.width = size[0] // patch_size, size[1] // patch_size
+        for name, (lo, hi) in (("enc_mask_scale", enc_mask_scale), ("pred_mask_scale", pred_mask_scale)):
+            if not 0 < lo <= hi <= 1:
+                raise ValueError(f"mask.{name} must satisfy 0 < low <= high <= 1, got {list((lo, hi))}")
+        if not 0 < aspect_ratio[0] <= aspect_ratio[1]:
+            raise ValueError(f"mask.aspect_ratio must satisfy 0 < low <= high, got {list(aspect_ratio)}")
+        if min_keep > self.height * self.width:
+            raise ValueError(f"mask.min_keep={min_keep} exceeds the {self.height}x{self.width} patch grid")
+        self.enc_mask_scale, self.pred_mask_scale = tuple(enc_mask_scale), tuple(pred_mask_scale)
+        self.aspect_ratio = tuple(aspect_ratio)
+        self.num_pred_masks, self.min_keep = num_pred_masks, min_keep
+        self.allow_overlap, self.max_tries = allow_overlap, max_tries
+
+    @property
+    def num_patches(self) -> int:
+        return self.height * self.width
+
+    def block_size(self, rng: np.random.Generator, scale: Sequence[float], aspect: Sequence[float]) -> tuple[int, int]:
+        """``(h, w)`` of one block with area ``~ scale * N`` and ``h / w ~ aspect``."""
+        keep = self.num_patches * rng.uniform(*scale)
+        ratio = rng.uniform(*aspect)
+        h = min(max(round(math.sqrt(keep * ratio)), 1), self.height)
+        w = min(max(round(math.sqrt(keep / ratio)), 1), self.width)
+        return h, w
+
+    def place(self, rng: np.random.Generator, h: int, w: int) -> np.ndarray:
+        """A boolean grid with one ``h × w`` block at a uniformly drawn place."""
+        top, left = rng.integers(0, self.height - h + 1), rng.integers(0, self.width - w + 1)
+        grid = np.zeros((self.height, self.width), dtype=bool)
+        grid[top : top + h, left : left + w] = True
+        return grid
+
+    def __call__(self, rng: np.random.Generator) -> SampleMasks:
+        best: tuple[np.ndarray, list[np.ndarray]] | None = None
+        for _ in range(self.max_tries):
+            targets = [self.place(rng, *self.block_size(rng, self.pred_mask_scale, self.aspect_ratio))
+                       for _ in range(self.num_pred_masks)]  # fmt: skip
+            context = self.place(rng, *self.block_size(rng, self.enc_mask_scale, (1.0, 1.0)))
+            if not self.allow_overlap:
+                context &= ~np.logical_or.reduce(targets)
+            if best is None or context.sum() > best[0].sum():
+                best = (context, targets)
+            if context.sum() >= self.min_keep:
+                break
+        context, targets = best
+        if not context.any():
+            raise RuntimeError("mask sampling left no context token; lower mask.pred_mask_scale or num_pred_masks")
+        as_index = lambda g: torch.from_numpy(np.flatnonzero(g))  # noqa: E731
+        return SampleMasks(as_index(context), [as_index(t) for t in targets])
+
+
+def pack_sample_masks(masks: Sequence[SampleMasks]) -> dict[str, Tensor]:
+    """Flat index tensors and lengths for a batch: ``ctx_index``/``ctx_lengths`` (one run per sample) and
+    ``tgt_index``/``tgt_lengths``/``tgt_owner`` (one run per target block, sample-major)."""
+    targets = [(b, t) for b, m in enumerate(masks) for t in m.targets]
+    return {
+        "ctx_index": torch.cat([m.context for m in masks]),
+        "ctx_lengths": torch.tensor([m.context.numel() for m in masks]),
+        "tgt_index": torch.cat([t for _, t in targets]),
+        "tgt_lengths": torch.tensor([t.numel() for _, t in targets]),
+        "tgt_owner": torch.tensor([b for b, _ in targets]),
+    }
+
+
+class MaskCollator:
+    """Collate ``(image, label)`` samples (``None`` for an unreadable file) and attach a mask per sample.
+
+    Masks are drawn from a generator seeded by (worker seed, call number): in a worker the seed is the loader's
+    per-worker seed, so runs with the same global seed draw the same masks; in the main process it is ``seed``.
+    """
+
+    def __init__(self, mask: MultiBlockMask2D | None, seed: int = 0) -> None:
+        self.mask = mask
+        self.seed = seed
+        self._calls = 0
+
+    def _rng(self) -> np.random.Generator:
+        info = get_worker_info()
+        base = info.seed if info is not None else self.seed
+        self._calls += 1
+        return np.random.default_rng([base % 2**63, self._calls])
+
+    def __call__(self, samples: Sequence[Any]) -> dict[str, Any]:
+        kept = [s for s in samples if s is not None]
+        if not kept:
+            raise RuntimeError(f"none of the {len(samples)} images of a batch could be read (see warnings above)")
+        images, labels = default_collate(kept)
+        batch: dict[str, Any] = {"images": images, "labels": labels, "num_skipped": len(samples) - len(kept)}
+        if self.mask is not None:
+            rng = self._rng()
+            batch.update(pack_sample_masks([self.mask(rng) for _ in kept]))
+        return batch

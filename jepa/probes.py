@@ -1,0 +1,69 @@
+"""Frozen-feature probes: mean-pooled encoder features → a linear classifier, and a callback that compares the
+encoder at the start of training with the encoder at the end."""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+import lightning as L
+import numpy as np
+import torch
+from lightning.pytorch.callbacks import Callback
+from rich.progress import track
+from torch import nn
+from torch.utils.data import DataLoader
+
+
+@torch.no_grad()
+def extract_features(encoder: nn.Module, loader: DataLoader, device: torch.device, desc: str = "features") -> tuple[np.ndarray, np.ndarray]:
+    """Mean-pooled encoder outputs ``[N, D]`` and labels ``[N]`` of every batch of ``loader``."""
+    was_training = encoder.training
+    encoder.eval()
+    feats, labels = [], []
+    for batch in track(loader, description=desc, transient=True):
+        feats.append(encoder(batch["images"].to(device)).float().mean(dim=1).cpu())
+        labels.append(batch["labels"])
+    encoder.train(was_training)
+    return torch.cat(feats).numpy(), torch.cat(labels).numpy()
+
+
+def linear_probe_top1(train: tuple[np.ndarray, np.ndarray], val: tuple[np.ndarray, np.ndarray]) -> float:
+    """Top-1 accuracy on ``val`` of a multinomial logistic regression fitted on standardised ``train`` features."""
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    clf = make_pipeline(StandardScaler(), LogisticRegression(max_iter=2000))
+    clf.fit(*train)
+    return float(clf.score(*val))
+
+
+class FinalLinearProbe(Callback):
+    """Fits a linear probe on the frozen target encoder at the start of fitting and again at the end; the two
+    accuracies are printed and kept in ``results`` (``probe_top1_start``, ``probe_top1_end``)."""
+
+    def __init__(self) -> None:
+        self.start_state: dict[str, Any] | None = None
+        self.start_step = 0
+        self.results: dict[str, float] = {}
+
+    def on_fit_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        self.start_state = copy.deepcopy(pl_module.target_encoder.state_dict())
+        self.start_step = trainer.global_step
+
+    def on_fit_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        if self.start_state is None or not trainer.is_global_zero:
+            return
+        loaders = trainer.datamodule.probe_dataloaders()
+        start_encoder = copy.deepcopy(pl_module.target_encoder)
+        start_encoder.load_state_dict(self.start_state)
+        for label, encoder, step in (("start", start_encoder, self.start_step), ("end", pl_module.target_encoder, trainer.global_step)):
+            feats = {split: extract_features(encoder, loader, pl_module.device, f"probe features ({label}, {split})")
+                     for split, loader in loaders.items()}  # fmt: skip
+            self.results[f"probe_top1_{label}"] = linear_probe_top1(feats["train"], feats["val"])
+            self.results[f"probe_step_{label}"] = step
+        print(
+            f"linear probe top-1 (val): step {self.start_step}: {self.results['probe_top1_start']:.3f}  →  "
+            f"step {trainer.global_step}: {self.results['probe_top1_end']:.3f}"
+        )

@@ -1,0 +1,24 @@
+"""Schedules of learning rate, weight decay and EMA momentum as pure functions of the step."""
+
+from __future__ import annotations
+
+import math
+
+
+def warmup_cosine(step: int, total_steps: int, warmup_steps: int, start: float, ref: float, final: float) -> float:
+    """Linear ``start → ref`` over ``warmup_steps``, then cosine ``ref → final`` until ``total_steps`` (I-JEPA)."""
+    if step < warmup_steps:
+        return start + (ref - start) * step / warmup_steps
+    progress = min(1.0, (step - warmup_steps) / max(1, total_steps - warmup_steps))
+    return final + (ref - final) * 0.5 * (1.0 + math.cos(math.pi * progress))
+
+
+def cosine(step: int, total_steps: int, start: float, final: float) -> float:
+    """Cosine ``start → final`` over ``total_steps`` (I-JEPA's weight-decay schedule), then held at ``final``."""
+    progress = min(1.0, step / max(1, total_steps))
+    return final + (start - final) * 0.5 * (1.0 + math.cos(math.pi * progress))
+
+
+def linear(step: int, total_steps: int, start: float, end: float) -> float:
+    """Linear ``start → end`` over ``total_steps`` (I-JEPA's EMA momentum), then held at ``end``."""
+    return start + (end - start) * min(1.0, step / max(1, total_steps))

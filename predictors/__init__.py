@@ -1,0 +1,6 @@
+"""Predictors: what maps tokens to other tokens (mask-token predictor) or to labels (probe heads)."""
+
+from predictors.heads import LinearHead
+from predictors.mask_token import MaskTokenPredictor
+
+__all__ = ["LinearHead", "MaskTokenPredictor"]

@@ -1,0 +1,127 @@
+"""End-to-end runs of the ``jepa`` command on the built-in digits, and its errors for bad input."""
+
+import csv
+import json
+import subprocess
+import sys
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from jepa.cli import list_experiments, main
+from jepa.objectives import IJEPA
+
+TINY = [
+    "model.encoder.embed_dim=48", "model.encoder.depth=2", "model.encoder.num_heads=4", "model.predictor.embed_dim=32",
+    "model.predictor.depth=1", "data.batch_size=16", "data.num_workers=0", "trainer.enable_progress_bar=false",
+    "trainer.log_every_n_steps=1", "trainer.check_val_every_n_epoch=1", "trainer.limit_val_batches=2",
+]  # fmt: skip
+
+
+def fit(tmp_path: Path, *overrides: str, name: str = "run") -> Path:
+    run_dir = tmp_path / name
+    assert main(["fit", *TINY, f"hydra.run.dir={run_dir}", *overrides]) == 0
+    return run_dir
+
+
+def read_csv_metric(run_dir: Path, key: str) -> list[float]:
+    with open(run_dir / "csv" / "metrics.csv") as f:
+        return [float(row[key]) for row in csv.DictReader(f) if row.get(key)]
+
+
+def test_fit_writes_run_directory_and_checkpoint_reloads(tmp_path):
+    run_dir = fit(tmp_path, "trainer.max_steps=4", "final_probe=true")
+    for name in ("config.yaml", "last.ckpt", "metrics.json"):
+        assert (run_dir / name).is_file(), name
+    assert any((run_dir / "tensorboard").iterdir()) and (run_dir / "csv" / "metrics.csv").is_file()
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+    assert metrics["global_step"] == 4 and metrics["command"] == "fit"
+    assert 0.1 < metrics["probe_top1_start"] <= 1 and 0.1 < metrics["probe_top1_end"] <= 1
+    assert metrics["probe_step_start"] == 0 and metrics["probe_step_end"] == 4
+
+    saved = torch.load(run_dir / "last.ckpt", map_location="cpu", weights_only=False)
+    model = IJEPA.load_from_checkpoint(run_dir / "last.ckpt", map_location="cpu").eval()
+    assert model.encoder.embed_dim == 48 and len(model.predictor.predictor_blocks) == 1
+    for key, value in model.state_dict().items():
+        torch.testing.assert_close(value, saved["state_dict"][key], msg=key)
+    assert not torch.equal(model.state_dict()["encoder.blocks.0.attn.qkv.weight"],
+                           model.state_dict()["target_encoder.blocks.0.attn.qkv.weight"])  # fmt: skip
+
+    # resuming from the checkpoint continues at step 4
+    resumed = fit(tmp_path, "trainer.max_steps=6", f"ckpt_path={run_dir / 'last.ckpt'}", name="resumed")
+    assert json.loads((resumed / "metrics.json").read_text())["global_step"] == 6
+
+
+def test_fit_learns(tmp_path):
+    """The JEPA loss falls and the online probe beats chance (10 classes) after a short run."""
+    run_dir = fit(tmp_path, "trainer.max_steps=60", "data.batch_size=32", "model.optim.warmup_steps=5",
+                  "model.probe.lr=0.01", "trainer.check_val_every_n_epoch=100")  # fmt: skip
+    losses = read_csv_metric(run_dir, "train/loss")
+    assert np.mean(losses[-10:]) < 0.5 * np.mean(losses[:3])
+    probe = read_csv_metric(run_dir, "train/probe_top1")
+    assert np.mean(probe[-10:]) > 0.3
+
+
+def test_validate_and_test_commands(tmp_path):
+    run_dir = fit(tmp_path, "trainer.max_steps=2")
+    ckpt = run_dir / "last.ckpt"
+    for command in ("validate", "test"):
+        out = tmp_path / command
+        assert main([command, *TINY, f"hydra.run.dir={out}", f"ckpt_path={ckpt}"]) == 0
+        metrics = json.loads((out / "metrics.json").read_text())
+        assert 0 <= metrics[f"{'val' if command == 'validate' else 'test'}/probe_top1"] <= 1
+
+
+def make_image_folder(root: Path, corrupt: bool) -> None:
+    rng = np.random.default_rng(0)
+    for split, per_class in (("train", 4), ("val", 2)):
+        for cls in ("a", "b"):
+            folder = root / split / cls
+            folder.mkdir(parents=True)
+            for i in range(per_class):
+                Image.fromarray(rng.integers(0, 255, (40, 40, 3), dtype=np.uint8)).save(folder / f"{i}.png")
+    if corrupt:
+        (root / "train" / "a" / "3.png").write_bytes(b"this is not a png")
+
+
+def test_unreadable_image_is_skipped_with_warning_and_counted(tmp_path):
+    make_image_folder(tmp_path / "data", corrupt=True)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        run_dir = fit(tmp_path, f"data.root={tmp_path / 'data'}", "data.img_size=32", "data.batch_size=4",
+                      "trainer.max_steps=2", "model.encoder.patch_size=8")  # fmt: skip
+    assert any("skipping unreadable image" in str(w.message) and "3.png" in str(w.message) for w in caught)
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+    assert metrics["skipped_images"] == 1 and metrics["global_step"] == 2
+
+
+@pytest.mark.parametrize("overrides, message", [
+    (["data.root=/no/such/dir"], "data.root=/no/such/dir: no such directory"),
+    (["experiment=ijepa/nope"], "available experiments: ijepa/quickstart"),
+    (["data.colour=1"], "Key 'colour' not in 'ImageDataConfig'"),
+    (["trainer.max_steps=many"], "Value 'many' of type 'str' could not be converted to Integer"),
+    (["experiment=ijepa/vit_small_16"], "data.root is required by this experiment"),
+    (["model.encoder.attn_backend=flash"], "unknown attention backend 'flash'"),
+])  # fmt: skip
+def test_bad_input_is_one_clear_error(tmp_path, capsys, overrides, message):
+    assert main(["fit", f"hydra.run.dir={tmp_path / 'run'}", *overrides]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("jepa fit: error:") and message in err
+    assert "Traceback" not in err
+
+
+def test_empty_data_root_is_one_clear_error(tmp_path, capsys):
+    (tmp_path / "data" / "train" / "cls").mkdir(parents=True)
+    assert main(["fit", f"data.root={tmp_path / 'data'}", f"hydra.run.dir={tmp_path / 'run'}"]) == 2
+    assert "found no images under" in capsys.readouterr().err
+
+
+def test_console_help_lists_experiments():
+    out = subprocess.run([sys.executable, "-m", "jepa", "fit", "--help"], capture_output=True, text=True, check=True)
+    assert "usage: jepa {fit,validate,test}" in out.stdout
+    for name in ("ijepa/quickstart", "ijepa/vith14_in1k", "ijepa/vit_small_16", "ijepa/vit_tiny_16"):
+        assert name in list_experiments() and name in out.stdout

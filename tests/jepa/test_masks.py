@@ -1,0 +1,102 @@
+import numpy as np
+import pytest
+import torch
+
+from jepa.masks import MaskCollator, MultiBlockMask2D, pack_sample_masks
+
+
+def block_shape(index, width):
+    rows, cols = np.divmod(index.numpy(), width)
+    h, w = rows.max() - rows.min() + 1, cols.max() - cols.min() + 1
+    return h, w
+
+
+def test_official_defaults_statistics():
+    gen = MultiBlockMask2D(input_size=224, patch_size=16)  # 14 x 14 grid
+    rng = np.random.default_rng(0)
+    n = gen.num_patches
+    ctx_lengths, areas, aspects = [], [], []
+    for _ in range(300):
+        m = gen(rng)
+        assert len(m.targets) == 4
+        union = torch.cat(m.targets).unique()
+        assert not np.isin(m.context.numpy(), union.numpy()).any(), "context overlaps a target"
+        assert len(m.context) >= 4
+        assert torch.equal(m.context, m.context.unique()), "context indices must be sorted and unique"
+        for t in m.targets:
+            h, w = block_shape(t, 14)
+            assert h * w == len(t), "a target must be a full rectangle"
+            areas.append(len(t) / n)
+            aspects.append(h / w)
+        ctx_lengths.append(len(m.context))
+    # rounding h, w to whole patches moves area and aspect a little beyond the nominal ranges
+    assert 0.12 <= min(areas) and max(areas) <= 0.24
+    assert np.mean(areas) == pytest.approx(0.175, abs=0.015)
+    assert 0.6 <= min(aspects) and max(aspects) <= 1.8
+    assert len(set(ctx_lengths)) > 20, "context lengths must vary per sample"
+
+
+def test_context_block_scale_without_targets():
+    gen = MultiBlockMask2D(input_size=224, patch_size=16, num_pred_masks=0)
+    rng = np.random.default_rng(1)
+    for _ in range(100):
+        ctx = gen(rng).context
+        h, w = block_shape(ctx, 14)
+        assert h == w and h * w == len(ctx)
+        assert 0.85 * 196 - 14 <= len(ctx) <= 196
+
+
+def test_min_keep_and_bad_settings():
+    gen = MultiBlockMask2D(input_size=64, patch_size=16, pred_mask_scale=(0.2, 0.3), min_keep=3)
+    rng = np.random.default_rng(0)
+    assert all(len(gen(rng).context) >= 3 for _ in range(50))
+    with pytest.raises(ValueError, match="mask.pred_mask_scale"):
+        MultiBlockMask2D(pred_mask_scale=(0.3, 0.1))
+    with pytest.raises(ValueError, match="min_keep=500"):
+        MultiBlockMask2D(min_keep=500)
+
+
+def test_collate_packs_variable_lengths_and_is_seeded():
+    gen = MultiBlockMask2D(input_size=64, patch_size=8)
+    samples = [(torch.randn(3, 64, 64), i % 3) for i in range(8)]
+    a = MaskCollator(gen, seed=5)(samples)
+    b = MaskCollator(gen, seed=5)(samples)
+    c = MaskCollator(gen, seed=6)(samples)
+    assert a["images"].shape == (8, 3, 64, 64) and a["labels"].tolist() == [0, 1, 2, 0, 1, 2, 0, 1]
+    assert a["ctx_lengths"].shape == (8,) and a["ctx_lengths"].sum() == a["ctx_index"].numel()
+    assert a["tgt_lengths"].shape == (32,) and a["tgt_lengths"].sum() == a["tgt_index"].numel()
+    assert a["tgt_owner"].tolist() == [b for b in range(8) for _ in range(4)]
+    assert len(set(a["ctx_lengths"].tolist())) > 1, "no truncation to the batch minimum"
+    assert torch.equal(a["ctx_index"], b["ctx_index"]) and not torch.equal(a["ctx_index"], c["ctx_index"])
+    collator = MaskCollator(gen, seed=5)
+    first, second = collator(samples), collator(samples)
+    assert not torch.equal(first["ctx_index"], second["ctx_index"]), "each step draws new masks"
+
+
+def test_collate_drops_unreadable_samples():
+    gen = MultiBlockMask2D(input_size=32, patch_size=8)
+    batch = MaskCollator(gen)([(torch.zeros(3, 32, 32), 1), None, (torch.zeros(3, 32, 32), 2)])
+    assert batch["num_skipped"] == 1 and batch["images"].shape[0] == 2 and batch["ctx_lengths"].shape == (2,)
+    with pytest.raises(RuntimeError, match="none of the 2 images"):
+        MaskCollator(gen)([None, None])
+
+
+def test_masks_differ_across_loader_workers():
+    from torch.utils.data import DataLoader
+
+    gen = MultiBlockMask2D(input_size=32, patch_size=4)
+    data = [(torch.zeros(3, 32, 32), 0)] * 16
+    loader = DataLoader(data, batch_size=4, num_workers=2, collate_fn=MaskCollator(gen))
+    ctx = [b["ctx_index"] for b in loader]
+    assert len({tuple(c.tolist()) for c in ctx}) == 4
+
+
+def test_pack_sample_masks_orders_targets_sample_major():
+    from jepa.masks import SampleMasks
+
+    m = [SampleMasks(torch.tensor([0, 1]), [torch.tensor([5]), torch.tensor([6, 7])]),
+         SampleMasks(torch.tensor([2]), [torch.tensor([8]), torch.tensor([9])])]  # fmt: skip
+    packed = pack_sample_masks(m)
+    assert packed["ctx_index"].tolist() == [0, 1, 2] and packed["ctx_lengths"].tolist() == [2, 1]
+    assert packed["tgt_index"].tolist() == [5, 6, 7, 8, 9] and packed["tgt_lengths"].tolist() == [1, 2, 1, 1]
+    assert packed["tgt_owner"].tolist() == [0, 0, 1, 1]
