@@ -6,8 +6,9 @@ A :class:`SeqLens` says where each sequence starts; attention uses it to keep se
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Callable, Sequence
+from typing import Any
 
 import torch
 from torch import Tensor

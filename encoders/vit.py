@@ -7,7 +7,8 @@ Parameter names follow the official I-JEPA / V-JEPA releases so their weights ma
 from __future__ import annotations
 
 import math
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import torch
 from timm.layers import Mlp, trunc_normal_
@@ -177,7 +178,9 @@ class VisionTransformer(nn.Module):
         if not use_rope:
             self.register_buffer("pos_embed", sincos_table(embed_dim, self.grid, uniform_power, sincos_column_first))
         self.rope = RotaryEmbedding3D(embed_dim // num_heads, tiled_freqs=rope_tiled_freqs) if use_rope else None
-        self.blocks = make_blocks(embed_dim, depth, num_heads, mlp_ratio, qkv_bias, drop_path_rate, norm_eps, attn_backend)
+        self.blocks = make_blocks(
+            embed_dim, depth, num_heads, mlp_ratio, qkv_bias, drop_path_rate, norm_eps, attn_backend
+        )
         self.grad_checkpointing = grad_checkpointing
         self.norm = nn.LayerNorm(embed_dim, eps=norm_eps)
         init_vit_weights(self, self.blocks, init_std)
@@ -226,7 +229,7 @@ def sincos_table(dim: int, grid: tuple[int, int, int], uniform_power: bool, colu
 
 
 def create_encoder(size: str, **overrides: Any) -> VisionTransformer:
-    """A ``VisionTransformer`` of an official size (``tiny`` … ``gigantic``), with any constructor argument overridden."""
+    """A ``VisionTransformer`` of an official size (``tiny`` … ``gigantic``), any constructor argument overridden."""
     if size not in SIZES:
         raise ValueError(f"unknown encoder size {size!r}; choose one of {sorted(SIZES)}")
     return VisionTransformer(**{**SIZES[size], **overrides})

@@ -5,9 +5,10 @@ from __future__ import annotations
 import json
 import sys
 import time
+from collections.abc import Sequence
 from importlib import resources
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 COMMANDS = ("fit", "validate", "test")
 USAGE = """usage: jepa {{fit,validate,test}} [experiment=NAME] [KEY=VALUE ...]
@@ -117,12 +118,9 @@ def execute(command: str, run: Any, run_dir: Path) -> dict[str, Any]:
     from jepa.data import ImageDataModule
     from jepa.errors import InputError
     from jepa.objectives import IJEPA
-    from jepa.probes import FinalLinearProbe
+    from jepa.probes import StartEndProbes
 
     L.seed_everything(run.seed, workers=True)
-    run_dir.mkdir(parents=True, exist_ok=True)
-    print(f"run directory: {run_dir.resolve()}")
-    OmegaConf.save(OmegaConf.structured(run), run_dir / "config.yaml")
     try:  # constructors reject values the schema's types cannot (a backend name, a size, a grid that does not fit)
         data = ImageDataModule(**shallow_dict(run.data), mask=run.mask, seed=run.seed)
         if run.model.probe.num_classes is None:
@@ -130,8 +128,10 @@ def execute(command: str, run: Any, run_dir: Path) -> dict[str, Any]:
         model = IJEPA(**shallow_dict(run.model))
     except ValueError as err:
         raise InputError(str(err)) from err
-    print(f"data: {data.source}")
-    probe = FinalLinearProbe() if run.final_probe and command == "fit" else None
+    run_dir.mkdir(parents=True, exist_ok=True)
+    print(f"run directory: {run_dir.resolve()}\ndata: {data.source}")
+    OmegaConf.save(OmegaConf.structured(run), run_dir / "config.yaml")
+    probe = StartEndProbes() if run.final_probe and command == "fit" else None
     trainer = build_trainer(run, run_dir, [probe] if probe else [])
     started = time.perf_counter()
     results = getattr(trainer, command)(model, datamodule=data, ckpt_path=run.ckpt_path)

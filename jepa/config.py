@@ -8,7 +8,7 @@ every composed config and override against them: an unknown key or a value of th
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field, fields, is_dataclass
-from typing import Any, Optional, TypeVar
+from typing import Any, TypeVar
 
 from omegaconf import OmegaConf
 from omegaconf.errors import OmegaConfBaseException
@@ -24,10 +24,10 @@ class EncoderConfig:
     img_size: int = 224
     patch_size: int = 16
     in_chans: int = 3
-    embed_dim: Optional[int] = None
-    depth: Optional[int] = None
-    num_heads: Optional[int] = None
-    mlp_ratio: Optional[float] = None
+    embed_dim: int | None = None
+    depth: int | None = None
+    num_heads: int | None = None
+    mlp_ratio: float | None = None
     qkv_bias: bool = True
     drop_path_rate: float = 0.0
     use_rope: bool = False
@@ -41,7 +41,7 @@ class PredictorConfig:
 
     embed_dim: int = 384
     depth: int = 12
-    num_heads: Optional[int] = None
+    num_heads: int | None = None
     mlp_ratio: float = 4.0
     drop_path_rate: float = 0.0
     attn_backend: str = "auto"
@@ -76,7 +76,7 @@ class ProbeConfig:
     """The online linear probe on detached, mean-pooled target-encoder features (its own LR, no weight decay).
     ``num_classes`` comes from the data when left empty; 0 turns the probe off."""
 
-    num_classes: Optional[int] = None
+    num_classes: int | None = None
     lr: float = 1e-3
 
 
@@ -107,7 +107,7 @@ class MaskConfig:
 class ImageDataConfig:
     """An ImageNet-layout folder ``root/{train,val}/<class>/*``, or the built-in digits when ``root`` is empty."""
 
-    root: Optional[str] = None
+    root: str | None = None
     img_size: int = 224
     batch_size: int = 64
     num_workers: int = 4
@@ -126,14 +126,14 @@ class TrainerConfig:
     num_nodes: int = 1
     precision: str = "auto"
     max_steps: int = -1
-    max_epochs: Optional[int] = None
-    val_check_interval: Optional[float] = None
-    check_val_every_n_epoch: Optional[int] = 1
-    limit_train_batches: Optional[float] = None
-    limit_val_batches: Optional[float] = None
+    max_epochs: int | None = None
+    val_check_interval: float | None = None
+    check_val_every_n_epoch: int | None = 1
+    limit_train_batches: float | None = None
+    limit_val_batches: float | None = None
     log_every_n_steps: int = 10
     num_sanity_val_steps: int = 0
-    gradient_clip_val: Optional[float] = None
+    gradient_clip_val: float | None = None
     accumulate_grad_batches: int = 1
     enable_progress_bar: bool = True
     deterministic: bool = False
@@ -146,7 +146,7 @@ class RunConfig:
 
     name: str = "run"
     seed: int = 0
-    ckpt_path: Optional[str] = None
+    ckpt_path: str | None = None
     model: IJEPAConfig = field(default_factory=IJEPAConfig)
     data: ImageDataConfig = field(default_factory=ImageDataConfig)
     mask: MaskConfig = field(default_factory=MaskConfig)

@@ -16,7 +16,9 @@ from torch.utils.data import DataLoader
 
 
 @torch.no_grad()
-def extract_features(encoder: nn.Module, loader: DataLoader, device: torch.device, desc: str = "features") -> tuple[np.ndarray, np.ndarray]:
+def extract_features(
+    encoder: nn.Module, loader: DataLoader, device: torch.device, desc: str = "features"
+) -> tuple[np.ndarray, np.ndarray]:
     """Mean-pooled encoder outputs ``[N, D]`` and labels ``[N]`` of every batch of ``loader``."""
     was_training = encoder.training
     encoder.eval()
@@ -39,9 +41,22 @@ def linear_probe_top1(train: tuple[np.ndarray, np.ndarray], val: tuple[np.ndarra
     return float(clf.score(*val))
 
 
-class FinalLinearProbe(Callback):
-    """Fits a linear probe on the frozen target encoder at the start of fitting and again at the end; the two
-    accuracies are printed and kept in ``results`` (``probe_top1_start``, ``probe_top1_end``)."""
+def knn_top1(
+    train: tuple[np.ndarray, np.ndarray], val: tuple[np.ndarray, np.ndarray], k: int = 20, temperature: float = 0.07
+) -> float:
+    """Top-1 on ``val`` of a weighted kNN vote over ``train`` (cosine similarity, weights ``exp(sim / T)``)."""
+    train_x = torch.nn.functional.normalize(torch.from_numpy(train[0]).float(), dim=1)
+    val_x = torch.nn.functional.normalize(torch.from_numpy(val[0]).float(), dim=1)
+    train_y = torch.from_numpy(train[1]).long()
+    sims, idx = (val_x @ train_x.T).topk(min(k, len(train_y)), dim=1)
+    votes = torch.zeros(len(val_x), int(train_y.max()) + 1)
+    votes.scatter_add_(1, train_y[idx], (sims / temperature).exp())
+    return float((votes.argmax(1).numpy() == val[1]).mean())
+
+
+class StartEndProbes(Callback):
+    """Fits a linear probe and a kNN classifier on the frozen target encoder at the start of fitting and again at
+    the end; the accuracies are printed and kept in ``results`` (``probe_top1_start``, ``knn_top1_end``, ...)."""
 
     def __init__(self) -> None:
         self.start_state: dict[str, Any] | None = None
@@ -58,12 +73,13 @@ class FinalLinearProbe(Callback):
         loaders = trainer.datamodule.probe_dataloaders()
         start_encoder = copy.deepcopy(pl_module.target_encoder)
         start_encoder.load_state_dict(self.start_state)
-        for label, encoder, step in (("start", start_encoder, self.start_step), ("end", pl_module.target_encoder, trainer.global_step)):
+        encoders = (("start", start_encoder, self.start_step), ("end", pl_module.target_encoder, trainer.global_step))
+        for label, encoder, step in encoders:
             feats = {split: extract_features(encoder, loader, pl_module.device, f"probe features ({label}, {split})")
                      for split, loader in loaders.items()}  # fmt: skip
             self.results[f"probe_top1_{label}"] = linear_probe_top1(feats["train"], feats["val"])
+            self.results[f"knn_top1_{label}"] = knn_top1(feats["train"], feats["val"])
             self.results[f"probe_step_{label}"] = step
-        print(
-            f"linear probe top-1 (val): step {self.start_step}: {self.results['probe_top1_start']:.3f}  →  "
-            f"step {trainer.global_step}: {self.results['probe_top1_end']:.3f}"
-        )
+        for probe, name in (("probe", "linear probe"), ("knn", "kNN (k=20)")):
+            start, end = self.results[f"{probe}_top1_start"], self.results[f"{probe}_top1_end"]
+            print(f"{name} top-1 on val: step {self.start_step}: {start:.3f}  →  step {trainer.global_step}: {end:.3f}")

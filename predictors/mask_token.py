@@ -8,7 +8,7 @@ target positions. Parameter names follow the official releases.
 from __future__ import annotations
 
 import math
-from typing import Sequence
+from collections.abc import Sequence
 
 import torch
 from torch import Tensor, nn
@@ -58,7 +58,9 @@ class MaskTokenPredictor(nn.Module):
         if not use_rope:
             table = sincos_table(predictor_embed_dim, self.grid, uniform_power, sincos_column_first)
             self.register_buffer("predictor_pos_embed", table)
-        self.rope = RotaryEmbedding3D(predictor_embed_dim // num_heads, tiled_freqs=rope_tiled_freqs) if use_rope else None
+        self.rope = (
+            RotaryEmbedding3D(predictor_embed_dim // num_heads, tiled_freqs=rope_tiled_freqs) if use_rope else None
+        )
         self.predictor_blocks = make_blocks(
             predictor_embed_dim, depth, num_heads, mlp_ratio, qkv_bias, drop_path_rate, norm_eps, attn_backend
         )

@@ -4,8 +4,9 @@ built-in digits, with I-JEPA's augmentation and multi-block masks attached in th
 from __future__ import annotations
 
 import warnings
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import lightning as L
 import torch
