@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field, fields, is_dataclass
 from typing import Any, TypeVar
 
-from omegaconf import OmegaConf
+from omegaconf import MISSING, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
 from jepa.errors import InputError
@@ -105,9 +105,10 @@ class MaskConfig:
 
 @dataclass
 class ImageDataConfig:
-    """An ImageNet-layout folder ``root/{train,val}/<class>/*``, or the built-in digits when ``root`` is empty."""
+    """An ImageNet-layout folder ``root/{train,val}/<class>/*``, or the built-in digits when ``root`` is null.
+    ``root`` has no default: the ``data`` group option says which (``images``: digits, ``imagefolder``: required)."""
 
-    root: str | None = None
+    root: str | None = MISSING
     img_size: int = 224
     batch_size: int = 64
     num_workers: int = 4

@@ -30,14 +30,21 @@ def extract_features(
     return torch.cat(feats).numpy(), torch.cat(labels).numpy()
 
 
-def linear_probe_top1(train: tuple[np.ndarray, np.ndarray], val: tuple[np.ndarray, np.ndarray]) -> float:
-    """Top-1 accuracy on ``val`` of a multinomial logistic regression fitted on standardised ``train`` features."""
+def linear_probe_top1(
+    train: tuple[np.ndarray, np.ndarray], val: tuple[np.ndarray, np.ndarray], per_class: int | None = None
+) -> float:
+    """Top-1 accuracy on ``val`` of a multinomial logistic regression fitted on standardised ``train`` features
+    (only the first ``per_class`` examples of each class when given: a low-shot probe)."""
     from sklearn.linear_model import LogisticRegression
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import StandardScaler
 
+    x, y = train
+    if per_class is not None:
+        keep = np.concatenate([np.flatnonzero(y == c)[:per_class] for c in np.unique(y)])
+        x, y = x[keep], y[keep]
     clf = make_pipeline(StandardScaler(), LogisticRegression(max_iter=2000))
-    clf.fit(*train)
+    clf.fit(x, y)
     return float(clf.score(*val))
 
 
@@ -55,8 +62,9 @@ def knn_top1(
 
 
 class StartEndProbes(Callback):
-    """Fits a linear probe and a kNN classifier on the frozen target encoder at the start of fitting and again at
-    the end; the accuracies are printed and kept in ``results`` (``probe_top1_start``, ``knn_top1_end``, ...)."""
+    """Fits linear probes (all labels, and 10 labels per class) and a kNN classifier on the frozen target encoder at
+    the start of fitting and again at the end; the accuracies are printed and kept in ``results``
+    (``probe_top1_start``, ``probe10_top1_end``, ``knn_top1_end``, ...)."""
 
     def __init__(self) -> None:
         self.start_state: dict[str, Any] | None = None
@@ -78,8 +86,11 @@ class StartEndProbes(Callback):
             feats = {split: extract_features(encoder, loader, pl_module.device, f"probe features ({label}, {split})")
                      for split, loader in loaders.items()}  # fmt: skip
             self.results[f"probe_top1_{label}"] = linear_probe_top1(feats["train"], feats["val"])
+            self.results[f"probe10_top1_{label}"] = linear_probe_top1(feats["train"], feats["val"], per_class=10)
             self.results[f"knn_top1_{label}"] = knn_top1(feats["train"], feats["val"])
             self.results[f"probe_step_{label}"] = step
-        for probe, name in (("probe", "linear probe"), ("knn", "kNN (k=20)")):
+        names = {"probe": "linear probe (all labels)", "probe10": "linear probe (10 labels/class)", "knn": "kNN (k=20)"}
+        print(f"frozen target encoder, top-1 on val: step {self.start_step} → step {trainer.global_step}")
+        for probe, name in names.items():
             start, end = self.results[f"{probe}_top1_start"], self.results[f"{probe}_top1_end"]
-            print(f"{name} top-1 on val: step {self.start_step}: {start:.3f}  →  step {trainer.global_step}: {end:.3f}")
+            print(f"  {name:<32} {start:.3f} → {end:.3f}")

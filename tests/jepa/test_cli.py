@@ -41,7 +41,8 @@ def test_fit_writes_run_directory_and_checkpoint_reloads(tmp_path):
     assert any((run_dir / "tensorboard").iterdir()) and (run_dir / "csv" / "metrics.csv").is_file()
     metrics = json.loads((run_dir / "metrics.json").read_text())
     assert metrics["global_step"] == 4 and metrics["command"] == "fit"
-    assert 0.1 < metrics["probe_top1_start"] <= 1 and 0.1 < metrics["probe_top1_end"] <= 1
+    for probe in ("probe", "probe10", "knn"):
+        assert 0.1 < metrics[f"{probe}_top1_start"] <= 1 and 0.1 < metrics[f"{probe}_top1_end"] <= 1
     assert metrics["probe_step_start"] == 0 and metrics["probe_step_end"] == 4
 
     saved = torch.load(run_dir / "last.ckpt", map_location="cpu", weights_only=False)
@@ -112,7 +113,8 @@ def test_unreadable_image_is_skipped_with_warning_and_counted(tmp_path):
     (["model.encoder.attn_backend=flash"], "unknown attention backend 'flash'"),
 ])  # fmt: skip
 def test_bad_input_is_one_clear_error(tmp_path, capsys, overrides, message):
-    assert main(["fit", f"hydra.run.dir={tmp_path / 'run'}", *overrides]) == 2
+    guard = ["trainer.max_steps=1", "data.num_workers=0"]  # should the error not come, end fast
+    assert main(["fit", f"hydra.run.dir={tmp_path / 'run'}", *guard, *overrides]) == 2
     err = capsys.readouterr().err
     assert err.startswith("jepa fit: error:") and message in err
     assert "Traceback" not in err
@@ -120,7 +122,9 @@ def test_bad_input_is_one_clear_error(tmp_path, capsys, overrides, message):
 
 def test_empty_data_root_is_one_clear_error(tmp_path, capsys):
     (tmp_path / "data" / "train" / "cls").mkdir(parents=True)
-    assert main(["fit", f"data.root={tmp_path / 'data'}", f"hydra.run.dir={tmp_path / 'run'}"]) == 2
+    assert (
+        main(["fit", f"data.root={tmp_path / 'data'}", f"hydra.run.dir={tmp_path / 'run'}", "trainer.max_steps=1"]) == 2
+    )
     assert "found no images under" in capsys.readouterr().err
 
 
