@@ -32,27 +32,15 @@ class SeqLens:
         cu[1:] = torch.cumsum(torch.tensor(lens, dtype=torch.int64), 0)
         return cls(lens, cu.to(device) if device is not None else cu, max(lens))
 
-    @classmethod
-    def uniform(cls, num_seqs: int, length: int, device: torch.device | str | None = None) -> SeqLens:
-        return cls.from_lengths([length] * num_seqs, device)
-
     @property
     def total(self) -> int:
         return int(sum(self.lengths))
-
-    @property
-    def is_uniform(self) -> bool:
-        return len(set(self.lengths)) == 1
 
     def cached(self, key: str, make: Callable[[], Any]) -> Any:
         """A value derived from these lengths, made once and shared by every layer that uses them."""
         if key not in self._cache:
             self._cache[key] = make()
         return self._cache[key]
-
-    def split(self, packed: Tensor) -> list[Tensor]:
-        """The per-sequence views of a packed tensor."""
-        return list(packed.split(list(self.lengths)))
 
 
 def segment_arange(starts: Tensor, lengths: Tensor) -> Tensor:
@@ -62,12 +50,6 @@ def segment_arange(starts: Tensor, lengths: Tensor) -> Tensor:
     seg_start_in_out = torch.cumsum(lengths, 0) - lengths
     offsets = torch.repeat_interleave(starts.to(torch.int64) - seg_start_in_out, lengths, output_size=total)
     return offsets + torch.arange(total, device=lengths.device)
-
-
-def pack_indices(masks: Sequence[Tensor]) -> tuple[Tensor, Tensor]:
-    """Concatenate per-sample 1-D index sets into one flat index tensor and their lengths."""
-    lengths = torch.tensor([m.numel() for m in masks], dtype=torch.int64, device=masks[0].device)
-    return torch.cat([m.reshape(-1) for m in masks]).to(torch.int64), lengths
 
 
 def gather_packed(tokens: Tensor, index: Tensor, lengths: Tensor, owner: Tensor | None = None) -> Tensor:

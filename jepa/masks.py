@@ -95,8 +95,12 @@ class MultiBlockMask2D:
         context, targets = best
         if not context.any():
             raise RuntimeError("mask sampling left no context token; lower mask.pred_mask_scale or num_pred_masks")
-        as_index = lambda g: torch.from_numpy(np.flatnonzero(g))  # noqa: E731
-        return SampleMasks(as_index(context), [as_index(t) for t in targets])
+        return SampleMasks(_grid_to_index(context), [_grid_to_index(t) for t in targets])
+
+
+def _grid_to_index(grid: np.ndarray) -> Tensor:
+    """Row-major indices of the ``True`` cells of a boolean patch grid."""
+    return torch.from_numpy(np.flatnonzero(grid))
 
 
 def pack_sample_masks(masks: Sequence[SampleMasks]) -> dict[str, Tensor]:
