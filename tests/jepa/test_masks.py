@@ -81,14 +81,20 @@ def test_collate_drops_unreadable_samples():
         MaskCollator(gen)([None, None])
 
 
-def test_masks_differ_across_loader_workers():
+def test_masks_are_seeded_per_worker_and_step():
     from torch.utils.data import DataLoader
 
     gen = MultiBlockMask2D(input_size=32, patch_size=4)
     data = [(torch.zeros(3, 32, 32), 0)] * 16
-    loader = DataLoader(data, batch_size=4, num_workers=2, collate_fn=MaskCollator(gen))
-    ctx = [b["ctx_index"] for b in loader]
-    assert len({tuple(c.tolist()) for c in ctx}) == 4
+    def masks_of_one_epoch(seed: int) -> list[tuple[int, ...]]:
+        torch.manual_seed(seed)  # the loader draws its per-worker seeds from torch's generator
+        loader = DataLoader(data, batch_size=4, num_workers=2, collate_fn=MaskCollator(gen))
+        return [tuple(b["ctx_index"].tolist()) for b in loader]
+
+    first = masks_of_one_epoch(0)
+    assert len(set(first)) == 4, "each worker and step draws its own masks"
+    assert masks_of_one_epoch(0) == first, "the same seed gives the same masks"
+    assert masks_of_one_epoch(1) != first
 
 
 def test_pack_sample_masks_orders_targets_sample_major():
