@@ -1,7 +1,8 @@
-"""Multi-block masks (I-JEPA) made in the data loader's collate, seeded, with per-sample lengths kept.
+"""Multi-block masks made in the data loader's collate, seeded, with per-sample lengths kept.
 
-For each sample: ``num_pred_masks`` target blocks (rectangles of the patch grid) and one context block with the
-targets removed. Nothing is cut to the batch minimum: the collate packs every sample's index sets end to end and
+I-JEPA (2-D): per sample, ``num_pred_masks`` target blocks (rectangles of the patch grid) and one context block with
+the targets removed. V-JEPA (3-D): per sample, the union of spatio-temporal blocks is the target and its complement
+the context. Nothing is cut to the batch minimum: the collate packs every sample's index sets end to end and
 records their lengths.
 """
 
@@ -96,6 +97,78 @@ class MultiBlockMask2D:
         if not context.any():
             raise RuntimeError("mask sampling left no context token; lower mask.pred_mask_scale or num_pred_masks")
         return SampleMasks(_grid_to_index(context), [_grid_to_index(t) for t in targets])
+
+
+class MultiBlockMask3D:
+    """V-JEPA multi-block masking on a ``(T / tubelet) × (H / patch) × (W / patch)`` token grid.
+
+    ``num_blocks`` spatio-temporal blocks are drawn per sample (duration ``max(1, int(T' * temporal_scale))``,
+    spatial area ``int(H' W' * spatial_scale)`` shaped by ``aspect_ratio``, each clipped to the grid); the target
+    is their union and the context its complement. With ``max_temporal_keep < 1`` the context keeps only the first
+    ``max(1, int(T' * max_temporal_keep))`` time steps (the rest become targets); ``max_keep`` cuts the context to
+    its first ``max_keep`` indices. A sample whose context would be empty is drawn again. Unlike the official
+    sampler, block sizes are drawn per sample rather than once per batch, and nothing is cut to the batch minimum.
+    Official V-JEPA sets: short range ``num_blocks=8, spatial_scale=(0.15, 0.15)``; long range ``num_blocks=2,
+    spatial_scale=(0.7, 0.7)``; both ``aspect_ratio=(0.75, 1.5), temporal_scale=(1.0, 1.0)``.
+    """
+
+    def __init__(
+        self,
+        input_size: int | Sequence[int] = 224,
+        patch_size: int = 16,
+        num_frames: int = 16,
+        tubelet_size: int = 2,
+        spatial_scale: Sequence[float] = (0.15, 0.15),
+        temporal_scale: Sequence[float] = (1.0, 1.0),
+        aspect_ratio: Sequence[float] = (0.75, 1.5),
+        num_blocks: int = 8,
+        max_temporal_keep: float = 1.0,
+        max_keep: int | None = None,
+        max_tries: int = 50,
+    ) -> None:
+        size = (input_size, input_size) if isinstance(input_size, int) else tuple(input_size)
+        self.duration = num_frames // tubelet_size
+        self.height, self.width = size[0] // patch_size, size[1] // patch_size
+        for name, (lo, hi) in (("spatial_scale", spatial_scale), ("temporal_scale", temporal_scale)):
+            if not 0 < lo <= hi <= 1:
+                raise ValueError(f"mask.{name} must satisfy 0 < low <= high <= 1, got {list((lo, hi))}")
+        if not 0 < max_temporal_keep <= 1:
+            raise ValueError(f"mask.max_temporal_keep must be in (0, 1], got {max_temporal_keep}")
+        self.spatial_scale, self.temporal_scale = tuple(spatial_scale), tuple(temporal_scale)
+        self.aspect_ratio, self.num_blocks = tuple(aspect_ratio), num_blocks
+        self.context_duration = max(1, int(self.duration * max_temporal_keep))
+        self.max_keep, self.max_tries = max_keep, max_tries
+
+    @property
+    def num_patches(self) -> int:
+        return self.duration * self.height * self.width
+
+    def block_size(self, rng: np.random.Generator) -> tuple[int, int, int]:
+        """``(t, h, w)`` of one block."""
+        t = max(1, int(self.duration * rng.uniform(*self.temporal_scale)))
+        keep = int(self.height * self.width * rng.uniform(*self.spatial_scale))
+        ratio = rng.uniform(*self.aspect_ratio)
+        h = min(round(math.sqrt(keep * ratio)), self.height)
+        w = min(round(math.sqrt(keep / ratio)), self.width)
+        return t, max(h, 1), max(w, 1)
+
+    def __call__(self, rng: np.random.Generator) -> SampleMasks:
+        for _ in range(self.max_tries):
+            target = np.zeros((self.duration, self.height, self.width), dtype=bool)
+            for _ in range(self.num_blocks):
+                t, h, w = self.block_size(rng)
+                start = rng.integers(0, self.duration - t + 1)
+                top, left = rng.integers(0, self.height - h + 1), rng.integers(0, self.width - w + 1)
+                target[start : start + t, top : top + h, left : left + w] = True
+            target[self.context_duration :] = True
+            if not target.all():
+                break
+        else:
+            raise RuntimeError("mask sampling left no context token; lower mask.spatial_scale or num_blocks")
+        context = _grid_to_index(~target)
+        if self.max_keep is not None:
+            context = context[: self.max_keep]
+        return SampleMasks(context, [_grid_to_index(target)])
 
 
 def _grid_to_index(grid: np.ndarray) -> Tensor:

@@ -86,6 +86,7 @@ def test_masks_are_seeded_per_worker_and_step():
 
     gen = MultiBlockMask2D(input_size=32, patch_size=4)
     data = [(torch.zeros(3, 32, 32), 0)] * 16
+
     def masks_of_one_epoch(seed: int) -> list[tuple[int, ...]]:
         torch.manual_seed(seed)  # the loader draws its per-worker seeds from torch's generator
         loader = DataLoader(data, batch_size=4, num_workers=2, collate_fn=MaskCollator(gen))
@@ -106,3 +107,42 @@ def test_pack_sample_masks_orders_targets_sample_major():
     assert packed["ctx_index"].tolist() == [0, 1, 2] and packed["ctx_lengths"].tolist() == [2, 1]
     assert packed["tgt_index"].tolist() == [5, 6, 7, 8, 9] and packed["tgt_lengths"].tolist() == [1, 2, 1, 1]
     assert packed["tgt_owner"].tolist() == [0, 0, 1, 1]
+
+
+@pytest.mark.parametrize("num_blocks, scale", [(8, 0.15), (2, 0.7)])
+def test_multiblock3d_official_sets(num_blocks, scale):
+    from jepa.masks import MultiBlockMask3D
+
+    gen = MultiBlockMask3D(input_size=224, patch_size=16, num_frames=16, tubelet_size=2, num_blocks=num_blocks,
+                           spatial_scale=(scale, scale))  # fmt: skip
+    rng = np.random.default_rng(0)
+    n, per_frame = gen.num_patches, 14 * 14
+    assert n == 8 * per_frame
+    lengths = []
+    for _ in range(100):
+        m = gen(rng)
+        (target,) = m.targets
+        assert np.intersect1d(m.context.numpy(), target.numpy()).size == 0
+        assert len(m.context) + len(target) == n, "context is the complement of the target"
+        # temporal scale 1.0: every block spans all frames, so the target is the same in every frame
+        frames = target.numpy().reshape(-1)
+        per_t = [set((frames[frames // per_frame == t] % per_frame).tolist()) for t in range(8)]
+        assert all(p == per_t[0] for p in per_t)
+        lengths.append(len(target))
+    spatial = np.array(lengths) / n
+    assert spatial.min() >= scale * 0.85 - 0.02, "the union is at least one block"
+    if num_blocks == 8:
+        assert 0.5 < spatial.mean() < 0.85  # the official short-range masks cover about 3/4 of the tokens
+    assert len(set(lengths)) > 10, "lengths vary per sample"
+
+
+def test_multiblock3d_temporal_keep_and_max_keep():
+    from jepa.masks import MultiBlockMask3D
+
+    gen = MultiBlockMask3D(input_size=64, patch_size=16, num_frames=8, tubelet_size=2, num_blocks=1,
+                           spatial_scale=(0.25, 0.25), max_temporal_keep=0.5, max_keep=5)  # fmt: skip
+    m = gen(np.random.default_rng(0))
+    assert (m.context // 16).max() < 2, "context only in the first half of the time steps"
+    assert len(m.context) <= 5
+    with pytest.raises(ValueError, match="mask.spatial_scale"):
+        MultiBlockMask3D(spatial_scale=(0.0, 0.1))
