@@ -27,6 +27,13 @@ class SampleMasks:
     targets: list[Tensor]
 
 
+def _check_scale(name: str, scale: Sequence[float]) -> None:
+    """A block-scale range must satisfy ``0 < low <= high <= 1``; the error names the config key."""
+    lo, hi = scale
+    if not 0 < lo <= hi <= 1:
+        raise ValueError(f"mask.{name} must satisfy 0 < low <= high <= 1, got {[lo, hi]}")
+
+
 class MultiBlockMask2D:
     """I-JEPA multi-block masking on an ``(input_size / patch_size)²`` grid.
 
@@ -50,9 +57,8 @@ class MultiBlockMask2D:
     ) -> None:
         size = (input_size, input_size) if isinstance(input_size, int) else tuple(input_size)
         self.height, self.width = size[0] // patch_size, size[1] // patch_size
-        for name, (lo, hi) in (("enc_mask_scale", enc_mask_scale), ("pred_mask_scale", pred_mask_scale)):
-            if not 0 < lo <= hi <= 1:
-                raise ValueError(f"mask.{name} must satisfy 0 < low <= high <= 1, got {list((lo, hi))}")
+        _check_scale("enc_mask_scale", enc_mask_scale)
+        _check_scale("pred_mask_scale", pred_mask_scale)
         if not 0 < aspect_ratio[0] <= aspect_ratio[1]:
             raise ValueError(f"mask.aspect_ratio must satisfy 0 < low <= high, got {list(aspect_ratio)}")
         if min_keep > self.height * self.width:
@@ -129,9 +135,8 @@ class MultiBlockMask3D:
         size = (input_size, input_size) if isinstance(input_size, int) else tuple(input_size)
         self.duration = num_frames // tubelet_size
         self.height, self.width = size[0] // patch_size, size[1] // patch_size
-        for name, (lo, hi) in (("spatial_scale", spatial_scale), ("temporal_scale", temporal_scale)):
-            if not 0 < lo <= hi <= 1:
-                raise ValueError(f"mask.{name} must satisfy 0 < low <= high <= 1, got {list((lo, hi))}")
+        _check_scale("spatial_scale", spatial_scale)
+        _check_scale("temporal_scale", temporal_scale)
         if not 0 < max_temporal_keep <= 1:
             raise ValueError(f"mask.max_temporal_keep must be in (0, 1], got {max_temporal_keep}")
         self.spatial_scale, self.temporal_scale = tuple(spatial_scale), tuple(temporal_scale)
