@@ -185,20 +185,32 @@ class VisionTransformer(nn.Module):
         self.norm = nn.LayerNorm(embed_dim, eps=norm_eps)
         init_vit_weights(self, self.blocks, init_std)
 
-    def embed(self, x: Tensor) -> Tensor:
-        """Patch tokens ``[B, N, D]`` with their sin-cos positions added (RoPE is applied inside attention)."""
-        expected = self.img_size
-        if tuple(x.shape[-2:]) != expected or (self.is_video and x.shape[2] != self.num_frames):
-            want = f"T={self.num_frames}, " if self.is_video else ""
-            raise ValueError(f"encoder built for {want}H, W = {expected}, got input of shape {tuple(x.shape)}")
-        tokens = self.patch_embed(x)
-        return tokens if self.use_rope else tokens + self.pos_embed.to(tokens.dtype)
+    def num_tokens(self, x: Tensor) -> int:
+        """Tokens per sample of input ``x`` (a video's clip length may be below ``num_frames``)."""
+        frames = x.shape[2] // self.tubelet_size if self.is_video else 1
+        return frames * self.grid[1] * self.grid[2]
 
-    def forward_packed(self, x: Tensor, index: Tensor, lengths: Tensor | Sequence[int]) -> Tensor:
-        """Encode the kept tokens ``index`` (flat, per-sample runs of ``lengths``); returns packed ``[T, D]``."""
+    def embed(self, x: Tensor) -> Tensor:
+        """Patch tokens ``[B, N, D]`` with their sin-cos positions added (RoPE is applied inside attention).
+
+        A video may be shorter than ``num_frames`` (mixed clip lengths): its tokens take the first time steps of
+        the position grid."""
+        if tuple(x.shape[-2:]) != self.img_size or (
+            self.is_video and (x.ndim != 5 or x.shape[2] > self.num_frames or x.shape[2] % self.tubelet_size)
+        ):
+            want = f"T <= {self.num_frames} (a multiple of {self.tubelet_size}), " if self.is_video else ""
+            raise ValueError(f"encoder built for {want}H, W = {self.img_size}, got input of shape {tuple(x.shape)}")
+        tokens = self.patch_embed(x)
+        return tokens if self.use_rope else tokens + self.pos_embed[:, : tokens.shape[1]].to(tokens.dtype)
+
+    def forward_packed(
+        self, x: Tensor, index: Tensor, lengths: Tensor | Sequence[int], owner: Tensor | None = None
+    ) -> Tensor:
+        """Encode the kept tokens ``index`` (flat runs of ``lengths``; run ``j`` from sample ``owner[j]``, by default
+        sample ``j``); returns packed ``[T, D]``."""
         tokens = self.embed(x)
         lengths_t = torch.as_tensor(lengths, dtype=torch.int64)
-        packed = gather_packed(tokens, index, lengths_t)
+        packed = gather_packed(tokens, index, lengths_t, owner)
         return self.run_packed(packed, index.to(tokens.device), SeqLens.from_lengths(lengths_t, tokens.device))
 
     def run_packed(self, packed: Tensor, index: Tensor, seqs: SeqLens) -> Tensor:
@@ -209,8 +221,9 @@ class VisionTransformer(nn.Module):
     def forward(self, x: Tensor, masks: Tensor | Sequence[Tensor] | None = None) -> Tensor | list[Tensor]:
         batch = x.shape[0]
         if masks is None:
-            index = torch.arange(self.num_patches, device=x.device).repeat(batch)
-            return self.forward_packed(x, index, [self.num_patches] * batch).view(batch, self.num_patches, -1)
+            n = self.num_tokens(x)
+            index = torch.arange(n, device=x.device).repeat(batch)
+            return self.forward_packed(x, index, [n] * batch).view(batch, n, -1)
         if isinstance(masks, Tensor):
             return self.forward_packed(x, masks.reshape(-1), [masks.shape[1]] * batch).view(batch, masks.shape[1], -1)
         if all(m.ndim == 2 for m in masks):

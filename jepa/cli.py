@@ -109,25 +109,53 @@ def build_trainer(run: Any, run_dir: Path, callbacks: list[Any]) -> Any:
     return L.Trainer(default_root_dir=run_dir, callbacks=callbacks, logger=loggers, **args)
 
 
+def build(run: Any) -> tuple[Any, Any]:
+    """The DataModule and LightningModule of a composed run, its groups checked against the objective's schemas
+    (filling what comes from the data: probe classes, V-JEPA mask sets and clip lengths)."""
+    from jepa.config import OBJECTIVE_SCHEMAS, shallow_dict, validated
+    from jepa.data import ImageDataModule, VideoDataModule
+    from jepa.errors import InputError
+    from jepa.objectives import IJEPA, VJEPA
+
+    if run.objective not in OBJECTIVE_SCHEMAS:
+        raise InputError(f"objective={run.objective!r}: choose one of {', '.join(OBJECTIVE_SCHEMAS)}")
+    model_schema, data_schema, mask_schema = OBJECTIVE_SCHEMAS[run.objective]
+    model_cfg = validated(model_schema, run.model, "model")
+    data_cfg = validated(data_schema, run.data, "data")
+    mask_cfg = validated(mask_schema, run.mask, "mask")
+    try:  # constructors reject values the schema's types cannot (a backend name, a size, a grid that does not fit)
+        if run.objective == "ijepa":
+            data = ImageDataModule(**shallow_dict(data_cfg), mask=mask_cfg, seed=run.seed)
+        else:
+            data = VideoDataModule(**shallow_dict(data_cfg), mask=mask_cfg, seed=run.seed)
+            model_cfg.num_mask_sets = model_cfg.num_mask_sets or len(mask_cfg.sets)
+            model_cfg.clip_lengths = model_cfg.clip_lengths or list(data_cfg.dataset_fpcs)
+        if model_cfg.probe.num_classes is None:
+            model_cfg.probe.num_classes = data.num_classes
+        model = (IJEPA if run.objective == "ijepa" else VJEPA)(**shallow_dict(model_cfg))
+    except ValueError as err:
+        raise InputError(str(err)) from err
+    run.model, run.data, run.mask = model_cfg, data_cfg, mask_cfg
+    return data, model
+
+
 def execute(command: str, run: Any, run_dir: Path) -> dict[str, Any]:
-    """Build data, model and trainer from a validated run config, run ``command``, and write ``metrics.json``."""
+    """Build data, model and trainer from a composed run config, run ``command``, and write ``metrics.json``."""
     import lightning as L
     from omegaconf import OmegaConf
 
-    from jepa.config import shallow_dict
-    from jepa.data import ImageDataModule
     from jepa.errors import InputError
-    from jepa.objectives import IJEPA
     from jepa.probes import StartEndProbes
 
     L.seed_everything(run.seed, workers=True)
-    try:  # constructors reject values the schema's types cannot (a backend name, a size, a grid that does not fit)
-        data = ImageDataModule(**shallow_dict(run.data), mask=run.mask, seed=run.seed)
-        if run.model.probe.num_classes is None:
-            run.model.probe.num_classes = data.num_classes
-        model = IJEPA(**shallow_dict(run.model))
-    except ValueError as err:
-        raise InputError(str(err)) from err
+    data, model = build(run)
+    if run.init_weights:
+        if not Path(run.init_weights).is_file():
+            raise InputError(f"init_weights={run.init_weights}: no such checkpoint")
+        try:
+            model.load_weights(run.init_weights)
+        except RuntimeError as err:
+            raise InputError(f"init_weights={run.init_weights}: does not fit this model: {err}") from err
     run_dir.mkdir(parents=True, exist_ok=True)
     print(f"run directory: {run_dir.resolve()}\ndata: {data.source}")
     OmegaConf.save(OmegaConf.structured(run), run_dir / "config.yaml")
@@ -141,9 +169,9 @@ def execute(command: str, run: Any, run_dir: Path) -> dict[str, Any]:
     if probe is not None:
         metrics.update(probe.results)
     metrics.update(command=command, global_step=trainer.global_step, seconds=round(time.perf_counter() - started, 1))
-    metrics["skipped_images"] = model.skipped_images
-    if model.skipped_images:
-        print(f"warning: {model.skipped_images} unreadable images were skipped")
+    metrics["skipped_samples"] = model.skipped_samples
+    if model.skipped_samples:
+        print(f"warning: {model.skipped_samples} unreadable samples were skipped and replaced")
     (run_dir / "metrics.json").write_text(json.dumps(metrics, indent=2, sort_keys=True) + "\n")
     print(f"metrics: {run_dir / 'metrics.json'}  checkpoint: {run_dir / 'last.ckpt'}")
     return metrics

@@ -1,8 +1,9 @@
 """Typed schemas of the Hydra config tree; each node is exactly what one constructor takes.
 
-``model`` → :class:`jepa.objectives.ijepa.IJEPA`, ``data`` → :class:`jepa.data.images.ImageDataModule`,
-``mask`` → :class:`jepa.masks.MultiBlockMask2D`, ``trainer`` → :class:`lightning.Trainer`. Hydra validates
-every composed config and override against them: an unknown key or a value of the wrong type is an error.
+``objective`` picks the schemas of ``model``, ``data`` and ``mask`` (:data:`OBJECTIVE_SCHEMAS`): ``ijepa`` →
+:class:`IJEPAConfig` / :class:`ImageDataConfig` / :class:`MaskConfig`, ``vjepa`` → :class:`VJEPAConfig` /
+:class:`VideoDataConfig` / :class:`VideoMaskConfig`; ``trainer`` → :class:`lightning.Trainer`. Every composed
+config and override is checked against them: an unknown key or a value of the wrong type is an error.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from dataclasses import asdict, dataclass, field, fields, is_dataclass
 from typing import Any, TypeVar
 
 from omegaconf import MISSING, OmegaConf
-from omegaconf.errors import OmegaConfBaseException
+from omegaconf.errors import MissingMandatoryValue, OmegaConfBaseException
 
 from jepa.errors import InputError
 
@@ -23,6 +24,8 @@ class EncoderConfig:
     size: str = "tiny"
     img_size: int = 224
     patch_size: int = 16
+    num_frames: int = 1
+    tubelet_size: int = 2
     in_chans: int = 3
     embed_dim: int | None = None
     depth: int | None = None
@@ -31,6 +34,8 @@ class EncoderConfig:
     qkv_bias: bool = True
     drop_path_rate: float = 0.0
     use_rope: bool = False
+    rope_tiled_freqs: bool = False
+    uniform_power: bool = False
     attn_backend: str = "auto"
     grad_checkpointing: bool = False
 
@@ -50,13 +55,15 @@ class PredictorConfig:
 
 @dataclass
 class OptimConfig:
-    """AdamW with linear warmup ``start_lr → lr`` then cosine to ``final_lr``; weight decay cosine
+    """AdamW with linear warmup ``start_lr → lr``, then ``lr_decay`` to ``final_lr``: ``cosine`` (I-JEPA, V-JEPA),
+    ``constant`` (V-JEPA 2 warmup-stable) or ``linear`` (V-JEPA 2 cooldown); weight decay cosine
     ``weight_decay → final_weight_decay``; no decay on biases and 1-D parameters."""
 
     lr: float = 1e-3
     start_lr: float = 2e-4
     final_lr: float = 1e-6
     warmup_steps: int = 0
+    lr_decay: str = "cosine"
     weight_decay: float = 0.04
     final_weight_decay: float = 0.4
     betas: tuple[float, float] = (0.9, 0.999)
@@ -90,6 +97,21 @@ class IJEPAConfig:
 
 
 @dataclass
+class VJEPAConfig:
+    """V-JEPA / V-JEPA 2: ``loss_exp`` 1 is the L1 loss. The predictor has one mask token per mask set and clip
+    length: ``num_mask_sets`` and ``clip_lengths`` come from the mask and data configs when left empty."""
+
+    encoder: EncoderConfig = field(default_factory=EncoderConfig)
+    predictor: PredictorConfig = field(default_factory=PredictorConfig)
+    optim: OptimConfig = field(default_factory=OptimConfig)
+    ema: EMAConfig = field(default_factory=EMAConfig)
+    probe: ProbeConfig = field(default_factory=ProbeConfig)
+    loss_exp: float = 1.0
+    num_mask_sets: int | None = None
+    clip_lengths: list[int] | None = None
+
+
+@dataclass
 class MaskConfig:
     """I-JEPA multi-block masks (official defaults); the grid is ``input_size / patch_size`` squared."""
 
@@ -118,6 +140,52 @@ class ImageDataConfig:
 
 
 @dataclass
+class MaskSet3DConfig:
+    """One V-JEPA mask set (:class:`jepa.masks.MultiBlockMask3D`); defaults: the official short-range set."""
+
+    spatial_scale: tuple[float, float] = (0.15, 0.15)
+    temporal_scale: tuple[float, float] = (1.0, 1.0)
+    aspect_ratio: tuple[float, float] = (0.75, 1.5)
+    num_blocks: int = 8
+    max_temporal_keep: float = 1.0
+    max_keep: int | None = None
+
+
+@dataclass
+class VideoMaskConfig:
+    """V-JEPA multi-block mask sets on the ``(T / tubelet) × (size / patch)²`` grid of each clip length."""
+
+    input_size: int = 224
+    patch_size: int = 16
+    tubelet_size: int = 2
+    sets: list[MaskSet3DConfig] = field(
+        default_factory=lambda: [MaskSet3DConfig(), MaskSet3DConfig(spatial_scale=(0.7, 0.7), num_blocks=2)]
+    )
+
+
+@dataclass
+class VideoDataConfig:
+    """Official sample lists (``path label`` .csv or .npy), their mixing weights and clip lengths (frames per clip),
+    and exactly one of ``frame_step``, ``fps`` or ``duration``. Names follow the official configs."""
+
+    datasets: list[str] = MISSING
+    datasets_weights: list[float] | None = None
+    dataset_fpcs: list[int] = field(default_factory=lambda: [16])
+    val_datasets: list[str] | None = None
+    frame_step: int | None = None
+    fps: float | None = None
+    duration: float | None = None
+    crop_size: int = 224
+    random_resize_scale: tuple[float, float] = (0.3, 1.0)
+    random_resize_aspect_ratio: tuple[float, float] = (0.75, 1.35)
+    horizontal_flip: bool = True
+    batch_size: int = 24
+    num_workers: int = 8
+    pin_memory: bool = True
+    backend: str = "auto"
+
+
+@dataclass
 class TrainerConfig:
     """The ``lightning.Trainer`` arguments a run may set; ``precision: auto`` is bf16-mixed on GPU, else 32-true."""
 
@@ -142,17 +210,28 @@ class TrainerConfig:
 
 @dataclass
 class RunConfig:
-    """The root of a composed run: a name, a seed, the four groups, an optional checkpoint to start from, and
-    ``final_probe``: fit a linear probe on frozen features at the start and at the end of training."""
+    """The root of a composed run: a name, a seed, the objective and its three groups (checked against
+    :data:`OBJECTIVE_SCHEMAS`), the trainer, and how to start: ``ckpt_path`` resumes a run (weights, optimiser,
+    step); ``init_weights`` takes only the model weights of a checkpoint (a V-JEPA 2 cooldown). ``final_probe``:
+    fit probes on frozen features at the start and at the end of training."""
 
     name: str = "run"
     seed: int = 0
+    objective: str = "ijepa"
     ckpt_path: str | None = None
-    model: IJEPAConfig = field(default_factory=IJEPAConfig)
-    data: ImageDataConfig = field(default_factory=ImageDataConfig)
-    mask: MaskConfig = field(default_factory=MaskConfig)
+    init_weights: str | None = None
+    model: Any = None
+    data: Any = None
+    mask: Any = None
     trainer: TrainerConfig = field(default_factory=TrainerConfig)
     final_probe: bool = False
+
+
+# objective → the schemas of its model, data and mask groups
+OBJECTIVE_SCHEMAS: dict[str, tuple[type, type, type]] = {
+    "ijepa": (IJEPAConfig, ImageDataConfig, MaskConfig),
+    "vjepa": (VJEPAConfig, VideoDataConfig, VideoMaskConfig),
+}
 
 
 T = TypeVar("T")
@@ -165,6 +244,10 @@ def validated(schema: type[T], value: T | dict[str, Any] | None, where: str) -> 
     try:
         merged = OmegaConf.merge(OmegaConf.structured(schema), value or {})
         return OmegaConf.to_object(merged)  # type: ignore[return-value]
+    except MissingMandatoryValue as err:
+        raise InputError(
+            f"{where}.{err.full_key} is required by this experiment: pass {where}.{err.full_key}=..."
+        ) from err
     except OmegaConfBaseException as err:
         raise InputError(f"{where}: {err.msg if hasattr(err, 'msg') else err}") from err
 

@@ -181,28 +181,42 @@ def _grid_to_index(grid: np.ndarray) -> Tensor:
     return torch.from_numpy(np.flatnonzero(grid))
 
 
-def pack_sample_masks(masks: Sequence[SampleMasks]) -> dict[str, Tensor]:
-    """Flat index tensors and lengths for a batch: ``ctx_index``/``ctx_lengths`` (one run per sample) and
-    ``tgt_index``/``tgt_lengths``/``tgt_owner`` (one run per target block, sample-major)."""
-    targets = [(b, t) for b, m in enumerate(masks) for t in m.targets]
+def pack_sample_masks(masks: Sequence[Sequence[SampleMasks]]) -> dict[str, Tensor]:
+    """Flat index tensors and lengths for a batch, ``masks[b][m]`` being sample ``b``'s masks from mask set ``m``.
+
+    One context run per (sample, mask set), sample-major: ``ctx_index``/``ctx_lengths``, with ``ctx_owner`` (its
+    sample) and ``ctx_set`` (its mask set). One target run per target block: ``tgt_index``/``tgt_lengths``, with
+    ``tgt_owner`` (the context run it is predicted from)."""
+    contexts = [(b, m, sm) for b, sets in enumerate(masks) for m, sm in enumerate(sets)]
+    targets = [(r, t) for r, (_, _, sm) in enumerate(contexts) for t in sm.targets]
     return {
-        "ctx_index": torch.cat([m.context for m in masks]),
-        "ctx_lengths": torch.tensor([m.context.numel() for m in masks]),
+        "ctx_index": torch.cat([sm.context for _, _, sm in contexts]),
+        "ctx_lengths": torch.tensor([sm.context.numel() for _, _, sm in contexts]),
+        "ctx_owner": torch.tensor([b for b, _, _ in contexts]),
+        "ctx_set": torch.tensor([m for _, m, _ in contexts]),
         "tgt_index": torch.cat([t for _, t in targets]),
         "tgt_lengths": torch.tensor([t.numel() for _, t in targets]),
-        "tgt_owner": torch.tensor([b for b, _ in targets]),
+        "tgt_owner": torch.tensor([r for r, _ in targets]),
     }
 
 
-class MaskCollator:
-    """Collate ``(image, label)`` samples (``None`` for an unreadable file) and attach a mask per sample.
+MaskGenerator = MultiBlockMask2D | MultiBlockMask3D
 
-    Masks are drawn from a generator seeded by (worker seed, call number): in a worker the seed is the loader's
-    per-worker seed, so runs with the same global seed draw the same masks; in the main process it is ``seed``.
+
+class MaskCollator:
+    """Collate ``(input, label[, failed_reads])`` samples into groups of equal clip length and attach, per sample,
+    one mask from each mask set of that length.
+
+    ``mask_sets`` maps a clip length (frames; 1 for images) to its mask generators; ``None`` collates without masks.
+    ``None`` samples (an unreadable image) are dropped; they and the failed reads a video sample reports are
+    summed in ``num_skipped``. Masks are drawn from a generator seeded by (worker seed, call number): in a worker
+    the seed is the loader's per-worker seed, so runs with the same global seed draw the same masks; in the main
+    process it is ``seed``. Output: ``{"groups": [{"inputs", "labels", "num_frames", masks...}, ...],
+    "num_skipped"}``, groups in increasing clip length.
     """
 
-    def __init__(self, mask: MultiBlockMask2D | None, seed: int = 0) -> None:
-        self.mask = mask
+    def __init__(self, mask_sets: dict[int, Sequence[MaskGenerator]] | None, seed: int = 0) -> None:
+        self.mask_sets = mask_sets
         self.seed = seed
         self._calls = 0
 
@@ -215,10 +229,21 @@ class MaskCollator:
     def __call__(self, samples: Sequence[Any]) -> dict[str, Any]:
         kept = [s for s in samples if s is not None]
         if not kept:
-            raise RuntimeError(f"none of the {len(samples)} images of a batch could be read (see warnings above)")
-        images, labels = default_collate(kept)
-        batch: dict[str, Any] = {"images": images, "labels": labels, "num_skipped": len(samples) - len(kept)}
-        if self.mask is not None:
-            rng = self._rng()
-            batch.update(pack_sample_masks([self.mask(rng) for _ in kept]))
-        return batch
+            raise RuntimeError(f"none of the {len(samples)} samples of a batch could be read (see warnings above)")
+        skipped = len(samples) - len(kept) + sum(int(s[2]) for s in kept if len(s) > 2)
+        by_length: dict[int, list[Any]] = {}
+        for sample in kept:
+            inputs = sample[0]
+            by_length.setdefault(inputs.shape[1] if inputs.ndim == 4 else 1, []).append(sample[:2])
+        rng = self._rng() if self.mask_sets is not None else None
+        groups = []
+        for num_frames in sorted(by_length):
+            inputs, labels = default_collate(by_length[num_frames])
+            group: dict[str, Any] = {"inputs": inputs, "labels": labels, "num_frames": num_frames}
+            if self.mask_sets is not None:
+                if num_frames not in self.mask_sets:
+                    raise ValueError(f"no mask sets for clips of {num_frames} frames (have {sorted(self.mask_sets)})")
+                sets = self.mask_sets[num_frames]
+                group.update(pack_sample_masks([[m(rng) for m in sets] for _ in labels]))
+            groups.append(group)
+        return {"groups": groups, "num_skipped": skipped}

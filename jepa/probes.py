@@ -19,13 +19,15 @@ from torch.utils.data import DataLoader
 def extract_features(
     encoder: nn.Module, loader: DataLoader, device: torch.device, desc: str = "features"
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Mean-pooled encoder outputs ``[N, D]`` and labels ``[N]`` of every batch of ``loader``."""
+    """Mean-pooled encoder outputs ``[N, D]`` and labels ``[N]`` of every batch (and clip-length group) of
+    ``loader``."""
     was_training = encoder.training
     encoder.eval()
     feats, labels = [], []
     for batch in track(loader, description=desc, transient=True):
-        feats.append(encoder(batch["images"].to(device)).float().mean(dim=1).cpu())
-        labels.append(batch["labels"])
+        for group in batch["groups"]:
+            feats.append(encoder(group["inputs"].to(device)).float().mean(dim=1).cpu())
+            labels.append(group["labels"])
     encoder.train(was_training)
     return torch.cat(feats).numpy(), torch.cat(labels).numpy()
 

@@ -13,6 +13,23 @@ def warmup_cosine(step: int, total_steps: int, warmup_steps: int, start: float, 
     return final + (ref - final) * 0.5 * (1.0 + math.cos(math.pi * progress))
 
 
+def warmup_then(
+    step: int, total_steps: int, warmup_steps: int, start: float, ref: float, final: float, decay: str = "cosine"
+) -> float:
+    """Linear ``start → ref`` over ``warmup_steps``, then ``decay`` until ``total_steps``: ``cosine`` or ``linear``
+    ``ref → final`` (I-JEPA / V-JEPA; linear is the V-JEPA 2 cooldown), or ``constant`` at ``ref`` (V-JEPA 2's
+    warmup-stable pretraining)."""
+    if decay == "cosine":
+        return warmup_cosine(step, total_steps, warmup_steps, start, ref, final)
+    if step < warmup_steps:
+        return start + (ref - start) * step / warmup_steps
+    if decay == "constant":
+        return ref
+    if decay == "linear":
+        return linear(step - warmup_steps, total_steps - warmup_steps, ref, final)
+    raise ValueError(f"unknown LR decay {decay!r}; choose one of cosine, linear, constant")
+
+
 def cosine(step: int, total_steps: int, start: float, final: float) -> float:
     """Cosine ``start → final`` over ``total_steps`` (I-JEPA's weight-decay schedule), then held at ``final``."""
     progress = min(1.0, step / max(1, total_steps))

@@ -2,5 +2,6 @@
 
 from jepa.data.digits import DigitsDataset
 from jepa.data.images import ImageDataModule, TolerantImageFolder
+from jepa.data.video import VideoDataModule, VideoDataset
 
-__all__ = ["DigitsDataset", "ImageDataModule", "TolerantImageFolder"]
+__all__ = ["DigitsDataset", "ImageDataModule", "TolerantImageFolder", "VideoDataModule", "VideoDataset"]

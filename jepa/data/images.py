@@ -114,6 +114,7 @@ class ImageDataModule(L.LightningDataModule):
         return len(self.datasets["train"].classes)
 
     def _loader(self, dataset: Dataset, shuffle: bool, mask: MultiBlockMask2D | None, seed: int) -> DataLoader:
+        """A loader whose collate attaches one I-JEPA mask per image (none when ``mask`` is ``None``)."""
         return DataLoader(
             dataset,
             batch_size=self.batch_size,
@@ -122,7 +123,7 @@ class ImageDataModule(L.LightningDataModule):
             num_workers=self.num_workers,
             persistent_workers=self.num_workers > 0,
             pin_memory=self.pin_memory and torch.cuda.is_available(),
-            collate_fn=MaskCollator(mask, seed),
+            collate_fn=MaskCollator({1: [mask]} if mask is not None else None, seed),
         )
 
     def train_dataloader(self) -> DataLoader:

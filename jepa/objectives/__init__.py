@@ -1,5 +1,7 @@
-"""Objectives: one LightningModule per pretraining recipe."""
+"""Objectives: one LightningModule per pretraining recipe, on a shared base."""
 
+from jepa.objectives.base import JEPAObjective
 from jepa.objectives.ijepa import IJEPA
+from jepa.objectives.vjepa import VJEPA
 
-__all__ = ["IJEPA"]
+__all__ = ["IJEPA", "VJEPA", "JEPAObjective"]

@@ -101,13 +101,13 @@ def test_unreadable_image_is_skipped_with_warning_and_counted(tmp_path):
                       "trainer.max_steps=2", "model.encoder.patch_size=8")  # fmt: skip
     assert any("skipping unreadable image" in str(w.message) and "3.png" in str(w.message) for w in caught)
     metrics = json.loads((run_dir / "metrics.json").read_text())
-    assert metrics["skipped_images"] == 1 and metrics["global_step"] == 2
+    assert metrics["skipped_samples"] == 1 and metrics["global_step"] == 2
 
 
 @pytest.mark.parametrize("overrides, message", [
     (["data.root=/no/such/dir"], "data.root=/no/such/dir: no such directory"),
     (["experiment=ijepa/nope"], "available experiments: ijepa/quickstart"),
-    (["data.colour=1"], "Key 'colour' not in 'ImageDataConfig'"),
+    (["data.colour=1"], "Could not override 'data.colour'"),
     (["trainer.max_steps=many"], "Value 'many' of type 'str' could not be converted to Integer"),
     (["experiment=ijepa/vit_small_16"], "data.root is required by this experiment"),
     (["model.encoder.attn_backend=flash"], "unknown attention backend 'flash'"),

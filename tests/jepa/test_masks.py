@@ -57,40 +57,66 @@ def test_min_keep_and_bad_settings():
 
 
 def test_collate_packs_variable_lengths_and_is_seeded():
-    gen = MultiBlockMask2D(input_size=64, patch_size=8)
+    sets = {1: [MultiBlockMask2D(input_size=64, patch_size=8)]}
     samples = [(torch.randn(3, 64, 64), i % 3) for i in range(8)]
-    a = MaskCollator(gen, seed=5)(samples)
-    b = MaskCollator(gen, seed=5)(samples)
-    c = MaskCollator(gen, seed=6)(samples)
-    assert a["images"].shape == (8, 3, 64, 64) and a["labels"].tolist() == [0, 1, 2, 0, 1, 2, 0, 1]
+    (a,), (b,), (c,) = (MaskCollator(sets, seed=s)(samples)["groups"] for s in (5, 5, 6))
+    assert a["inputs"].shape == (8, 3, 64, 64) and a["labels"].tolist() == [0, 1, 2, 0, 1, 2, 0, 1]
     assert a["ctx_lengths"].shape == (8,) and a["ctx_lengths"].sum() == a["ctx_index"].numel()
+    assert a["ctx_owner"].tolist() == list(range(8)) and a["ctx_set"].tolist() == [0] * 8
     assert a["tgt_lengths"].shape == (32,) and a["tgt_lengths"].sum() == a["tgt_index"].numel()
     assert a["tgt_owner"].tolist() == [b for b in range(8) for _ in range(4)]
     assert len(set(a["ctx_lengths"].tolist())) > 1, "no truncation to the batch minimum"
     assert torch.equal(a["ctx_index"], b["ctx_index"]) and not torch.equal(a["ctx_index"], c["ctx_index"])
-    collator = MaskCollator(gen, seed=5)
-    first, second = collator(samples), collator(samples)
+    collator = MaskCollator(sets, seed=5)
+    first, second = collator(samples)["groups"][0], collator(samples)["groups"][0]
     assert not torch.equal(first["ctx_index"], second["ctx_index"]), "each step draws new masks"
 
 
-def test_collate_drops_unreadable_samples():
-    gen = MultiBlockMask2D(input_size=32, patch_size=8)
-    batch = MaskCollator(gen)([(torch.zeros(3, 32, 32), 1), None, (torch.zeros(3, 32, 32), 2)])
-    assert batch["num_skipped"] == 1 and batch["images"].shape[0] == 2 and batch["ctx_lengths"].shape == (2,)
-    with pytest.raises(RuntimeError, match="none of the 2 images"):
-        MaskCollator(gen)([None, None])
+def test_collate_drops_unreadable_samples_and_counts_failed_reads():
+    sets = {1: [MultiBlockMask2D(input_size=32, patch_size=8)]}
+    batch = MaskCollator(sets)([(torch.zeros(3, 32, 32), 1), None, (torch.zeros(3, 32, 32), 2, 3)])
+    (group,) = batch["groups"]
+    assert batch["num_skipped"] == 1 + 3 and group["inputs"].shape[0] == 2 and group["ctx_lengths"].shape == (2,)
+    with pytest.raises(RuntimeError, match="none of the 2 samples"):
+        MaskCollator(sets)([None, None])
+
+
+def test_collate_groups_mixed_clip_lengths_with_their_own_mask_sets():
+    from jepa.masks import MultiBlockMask3D
+
+    def sets(frames):
+        return [
+            MultiBlockMask3D(32, 8, frames, 2, num_blocks=n, spatial_scale=(s, s)) for n, s in ((8, 0.15), (2, 0.7))
+        ]
+
+    collator = MaskCollator({4: sets(4), 8: sets(8)}, seed=0)
+    samples = [(torch.zeros(3, 8, 32, 32), 0), (torch.zeros(3, 4, 32, 32), 1), (torch.zeros(3, 8, 32, 32), 2)]
+    batch = collator(samples)
+    short, long = batch["groups"]
+    assert (short["num_frames"], long["num_frames"]) == (4, 8)
+    assert short["inputs"].shape == (1, 3, 4, 32, 32) and long["inputs"].shape == (2, 3, 8, 32, 32)
+    assert long["labels"].tolist() == [0, 2]
+    # two mask sets: one context run per (sample, set), sample-major, each with one target (the union of blocks)
+    assert long["ctx_owner"].tolist() == [0, 0, 1, 1] and long["ctx_set"].tolist() == [0, 1, 0, 1]
+    assert long["tgt_owner"].tolist() == [0, 1, 2, 3]
+    for group, tokens in ((short, 2 * 16), (long, 4 * 16)):
+        total = group["ctx_lengths"] + group["tgt_lengths"]
+        assert total.tolist() == [tokens] * len(total), "context and target split each clip's token grid"
+        assert group["ctx_index"].max() < tokens and group["tgt_index"].max() < tokens
+    with pytest.raises(ValueError, match="no mask sets for clips of 6 frames"):
+        collator([(torch.zeros(3, 6, 32, 32), 0)])
 
 
 def test_masks_are_seeded_per_worker_and_step():
     from torch.utils.data import DataLoader
 
-    gen = MultiBlockMask2D(input_size=32, patch_size=4)
+    sets = {1: [MultiBlockMask2D(input_size=32, patch_size=4)]}
     data = [(torch.zeros(3, 32, 32), 0)] * 16
 
     def masks_of_one_epoch(seed: int) -> list[tuple[int, ...]]:
         torch.manual_seed(seed)  # the loader draws its per-worker seeds from torch's generator
-        loader = DataLoader(data, batch_size=4, num_workers=2, collate_fn=MaskCollator(gen))
-        return [tuple(b["ctx_index"].tolist()) for b in loader]
+        loader = DataLoader(data, batch_size=4, num_workers=2, collate_fn=MaskCollator(sets))
+        return [tuple(b["groups"][0]["ctx_index"].tolist()) for b in loader]
 
     first = masks_of_one_epoch(0)
     assert len(set(first)) == 4, "each worker and step draws its own masks"
@@ -98,11 +124,11 @@ def test_masks_are_seeded_per_worker_and_step():
     assert masks_of_one_epoch(1) != first
 
 
-def test_pack_sample_masks_orders_targets_sample_major():
+def test_pack_sample_masks_orders_runs_sample_major():
     from jepa.masks import SampleMasks
 
-    m = [SampleMasks(torch.tensor([0, 1]), [torch.tensor([5]), torch.tensor([6, 7])]),
-         SampleMasks(torch.tensor([2]), [torch.tensor([8]), torch.tensor([9])])]  # fmt: skip
+    m = [[SampleMasks(torch.tensor([0, 1]), [torch.tensor([5]), torch.tensor([6, 7])])],
+         [SampleMasks(torch.tensor([2]), [torch.tensor([8]), torch.tensor([9])])]]  # fmt: skip
     packed = pack_sample_masks(m)
     assert packed["ctx_index"].tolist() == [0, 1, 2] and packed["ctx_lengths"].tolist() == [2, 1]
     assert packed["tgt_index"].tolist() == [5, 6, 7, 8, 9] and packed["tgt_lengths"].tolist() == [1, 2, 1, 1]

@@ -1,0 +1,237 @@
+"""Video clips from the official sample lists, mixed with weights, with per-list clip lengths (``dataset_fpcs``).
+
+A file that cannot be read (missing, empty, truncated, not a video) never stops a run: it is skipped with one
+warning naming it, counted, and replaced by another sample drawn at random (the official behaviour, minus the
+endless retry: a list in which no file can be read fails at start with one error).
+"""
+
+from __future__ import annotations
+
+import os
+import warnings
+from collections.abc import Sequence
+from typing import Any
+
+import lightning as L
+import numpy as np
+import torch
+from torch import Tensor
+from torch.utils.data import DataLoader, Dataset, WeightedRandomSampler
+from torchvision.io import ImageReadMode, decode_image
+
+from jepa.config import VideoMaskConfig, validated
+from jepa.data.clip_sampling import check_one_rate, clip_frame_step, clip_indices
+from jepa.data.video_lists import ListedSample, read_sample_list
+from jepa.data.video_readers import open_video
+from jepa.data.video_transforms import ClipTransform
+from jepa.errors import InputError
+from jepa.masks import MaskCollator, MultiBlockMask3D
+
+
+class VideoDataset(Dataset):
+    """One clip per listed sample: ``(clip [3, T, H, W], label, failed_reads)``, ``T`` the clip length of the
+    sample's list. Images in a list become clips of the image repeated ``T`` times."""
+
+    def __init__(
+        self,
+        samples: Sequence[ListedSample],
+        fpcs: Sequence[int],
+        transform: ClipTransform,
+        frame_step: int | None = None,
+        fps: float | None = None,
+        duration: float | None = None,
+        random_clip_sampling: bool = True,
+        backend: str = "auto",
+        max_retries: int = 100,
+    ) -> None:
+        self.samples, self.fpcs, self.transform = list(samples), list(fpcs), transform
+        self.step_args = {"step": frame_step, "fps": fps, "duration": duration}
+        self.random_clip_sampling, self.backend, self.max_retries = random_clip_sampling, backend, max_retries
+        self._draws = 0
+        self._warned: set[str] = set()
+
+    def __len__(self) -> int:
+        return len(self.samples)
+
+    def _rng(self) -> np.random.Generator:
+        """Per-process generator: seeded from torch's (per-worker) seed and a draw counter."""
+        self._draws += 1
+        return np.random.default_rng([torch.initial_seed() % 2**63, self._draws])
+
+    def read_frames(self, sample: ListedSample, rng: np.random.Generator | None) -> np.ndarray:
+        """The clip's frames ``uint8 [T, H, W, 3]``; raises if the file cannot be read."""
+        fpc = self.fpcs[sample.source]
+        if not os.path.isfile(sample.path):
+            raise FileNotFoundError("no such file")
+        if os.path.getsize(sample.path) == 0:
+            raise OSError("empty file")
+        if sample.is_image:
+            image = decode_image(sample.path, mode=ImageReadMode.RGB).permute(1, 2, 0).numpy()
+            return np.repeat(image[None], fpc, axis=0)
+        reader = open_video(sample.path, self.backend)
+        step = clip_frame_step(fpc, video_fps=reader.fps, **self.step_args)
+        (indices,) = clip_indices(reader.num_frames, fpc, step, rng=rng)
+        frames = reader.get(indices)
+        if frames.shape[0] != fpc:
+            raise OSError(f"decoded {frames.shape[0]} of {fpc} frames")
+        return frames
+
+    def try_read(self, index: int, rng: np.random.Generator | None) -> np.ndarray | None:
+        """The frames of sample ``index``, or ``None`` after one warning naming the file."""
+        sample = self.samples[index]
+        try:
+            return self.read_frames(sample, rng)
+        except Exception as err:  # decoders raise their own types (decord.DECORDError, av.FFmpegError, ...)
+            if sample.path not in self._warned:
+                self._warned.add(sample.path)
+                warnings.warn(f"skipping unreadable video {sample.path}: {err}", stacklevel=1)
+            return None
+
+    def __getitem__(self, index: int) -> tuple[Tensor, int, int]:
+        rng = self._rng()
+        for failed in range(self.max_retries):
+            frames = self.try_read(index, rng if self.random_clip_sampling else None)
+            if frames is not None:
+                return self.transform(frames), self.samples[index].label, failed
+            index = int(rng.integers(len(self.samples)))
+        raise RuntimeError(f"{self.max_retries} samples in a row could not be read (see the warnings above)")
+
+    def check_readable(self, lists: Sequence[str]) -> None:
+        """Fail with one clear error when some list has no readable file (tries each list's files in order until
+        one reads)."""
+        for source, name in enumerate(lists):
+            indices = [i for i, s in enumerate(self.samples) if s.source == source]
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                readable = any(self.try_read(i, None) is not None for i in indices)
+            if not readable:
+                first = self.samples[indices[0]].path
+                raise InputError(f"data.datasets: none of the {len(indices)} files listed in {name} can be read "
+                                 f"(the first is {first})")  # fmt: skip
+            self._warned.clear()
+
+
+class VideoDataModule(L.LightningDataModule):
+    """Train/val loaders of clips from official sample lists, with V-JEPA multi-block mask sets attached in the
+    collate (per clip length), and mask-free loaders for frozen-feature probes. Keys keep the official names."""
+
+    def __init__(
+        self,
+        datasets: Sequence[str] = (),
+        datasets_weights: Sequence[float] | None = None,
+        dataset_fpcs: Sequence[int] = (16,),
+        val_datasets: Sequence[str] | None = None,
+        frame_step: int | None = None,
+        fps: float | None = None,
+        duration: float | None = None,
+        crop_size: int = 224,
+        random_resize_scale: Sequence[float] = (0.3, 1.0),
+        random_resize_aspect_ratio: Sequence[float] = (0.75, 1.35),
+        horizontal_flip: bool = True,
+        batch_size: int = 24,
+        num_workers: int = 8,
+        pin_memory: bool = True,
+        backend: str = "auto",
+        mask: VideoMaskConfig | dict[str, Any] | None = None,
+        seed: int = 0,
+    ) -> None:
+        super().__init__()
+        if not datasets:
+            raise InputError("data.datasets: give at least one sample list (.csv or .npy)")
+        if len(dataset_fpcs) != len(datasets):
+            raise InputError(f"data.dataset_fpcs: one clip length per list, got {len(dataset_fpcs)} for "
+                             f"{len(datasets)} lists")  # fmt: skip
+        if datasets_weights is not None and len(datasets_weights) != len(datasets):
+            raise InputError(f"data.datasets_weights: one weight per list, got {len(datasets_weights)} for "
+                             f"{len(datasets)} lists")  # fmt: skip
+        try:
+            check_one_rate(frame_step, fps, duration)
+        except ValueError as err:
+            raise InputError(str(err)) from err
+        self.lists, self.val_lists = list(datasets), list(val_datasets or [])
+        self.weights = list(datasets_weights) if datasets_weights is not None else None
+        self.fpcs = list(dataset_fpcs)
+        self.rate = {"frame_step": frame_step, "fps": fps, "duration": duration}
+        self.crop_size, self.horizontal_flip = crop_size, horizontal_flip
+        self.scale, self.ratio = tuple(random_resize_scale), tuple(random_resize_aspect_ratio)
+        self.batch_size, self.num_workers, self.pin_memory = batch_size, num_workers, pin_memory
+        self.backend, self.seed = backend, seed
+        self.mask_sets = _mask_sets(validated(VideoMaskConfig, mask, "mask"), self.fpcs) if mask is not None else None
+        self.datasets: dict[str, VideoDataset] = {}
+
+    @property
+    def source(self) -> str:
+        return ", ".join(self.lists)
+
+    def _samples(self, lists: Sequence[str]) -> list[ListedSample]:
+        return [s for source, name in enumerate(lists) for s in read_sample_list(name, source)]
+
+    def _make(self, lists: Sequence[str], fpcs: Sequence[int], train_aug: bool) -> VideoDataset:
+        transform = ClipTransform(self.crop_size, train_aug, self.scale, self.ratio, self.horizontal_flip)
+        return VideoDataset(self._samples(lists), fpcs, transform, random_clip_sampling=train_aug,
+                            backend=self.backend, **self.rate)  # fmt: skip
+
+    def setup(self, stage: str | None = None) -> None:
+        if self.datasets:
+            return
+        train = self._make(self.lists, self.fpcs, True)
+        train.check_readable(self.lists)
+        self.datasets = {"train": train}
+        if self.val_lists:
+            val = self._make(self.val_lists, [max(self.fpcs)] * len(self.val_lists), False)
+            val.check_readable(self.val_lists)
+            self.datasets["val"] = val
+
+    @property
+    def num_classes(self) -> int:
+        self.setup()
+        return 1 + max(s.label for s in self.datasets["train"].samples)
+
+    def _loader(self, dataset: Dataset, train: bool, masks: dict[int, Any] | None, seed: int) -> DataLoader:
+        sampler = None
+        if train and self.weights is not None:
+            counts = np.bincount([s.source for s in self.datasets["train"].samples], minlength=len(self.lists))
+            per_sample = [self.weights[s.source] / counts[s.source] for s in self.datasets["train"].samples]
+            generator = torch.Generator().manual_seed(seed)
+            sampler = WeightedRandomSampler(per_sample, num_samples=len(per_sample), generator=generator)
+        return DataLoader(
+            dataset,
+            batch_size=self.batch_size,
+            shuffle=train and sampler is None,
+            sampler=sampler,
+            drop_last=train,
+            num_workers=self.num_workers,
+            persistent_workers=self.num_workers > 0,
+            pin_memory=self.pin_memory and torch.cuda.is_available(),
+            collate_fn=MaskCollator(masks, seed),
+        )
+
+    def train_dataloader(self) -> DataLoader:
+        self.setup()
+        return self._loader(self.datasets["train"], True, self.mask_sets, self.seed)
+
+    def val_dataloader(self) -> DataLoader | list[DataLoader]:
+        self.setup()
+        if "val" not in self.datasets:
+            return []
+        return self._loader(self.datasets["val"], False, self.mask_sets, self.seed + 1)
+
+    def test_dataloader(self) -> DataLoader | list[DataLoader]:
+        return self.val_dataloader()
+
+    def probe_dataloaders(self) -> dict[str, DataLoader]:
+        """Mask-free loaders of train and val lists with the evaluation transform and clip sampling."""
+        self.setup()
+        if "val" not in self.datasets:
+            raise InputError("probes need data.val_datasets (lists of labelled clips to evaluate on)")
+        train = self._make(self.lists, self.fpcs, False)
+        return {name: self._loader(ds, False, None, self.seed) for name, ds in
+                (("train", train), ("val", self.datasets["val"]))}  # fmt: skip
+
+
+def _mask_sets(cfg: VideoMaskConfig, fpcs: Sequence[int]) -> dict[int, list[MultiBlockMask3D]]:
+    """The mask generators of every mask set for every clip length."""
+    return {
+        fpc: [MultiBlockMask3D(cfg.input_size, cfg.patch_size, fpc, cfg.tubelet_size, **vars(s)) for s in cfg.sets]
+        for fpc in sorted(set(fpcs))
+    }

@@ -1,0 +1,74 @@
+"""The official V-JEPA / V-JEPA 2 sample lists, read as they are.
+
+``.csv``: one ``path label`` line per sample, space-delimited; when a path holds spaces, the whole file is read with
+``::`` as the delimiter instead (the official fallback). ``.npy``: an array of paths, every label 0. A relative path
+is taken relative to the list's folder when it exists there, else relative to the working directory (the official
+behaviour). Labels are integers; a list of other labels (captions) numbers them in sorted order.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from jepa.errors import InputError
+
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png")
+
+
+@dataclass(frozen=True)
+class ListedSample:
+    """One entry of a sample list: the file, its label, and which list it came from."""
+
+    path: str
+    label: int
+    source: int
+
+    @property
+    def is_image(self) -> bool:
+        """An image entry becomes a clip of the image repeated (official V-JEPA 2)."""
+        return self.path.lower().endswith(IMAGE_SUFFIXES)
+
+
+def _split_lines(path: Path) -> list[list[str]]:
+    lines = [line.strip() for line in path.read_text().splitlines() if line.strip()]
+    by_space = [line.split(" ") for line in lines]
+    if all(len(fields) == 2 for fields in by_space):
+        return by_space
+    by_colons = [line.split("::") for line in lines]
+    for number, fields in enumerate(by_colons, 1):
+        if len(fields) != 2:
+            raise InputError(f"{path}:{number}: expected 'path label' (or 'path::label'), got {lines[number - 1]!r}")
+    return by_colons
+
+
+def _resolve(entry: str, folder: Path) -> str:
+    path = Path(entry).expanduser()
+    if path.is_absolute():
+        return str(path)
+    beside = folder / path
+    return str(beside if beside.exists() or not path.exists() else path)
+
+
+def read_sample_list(path: str | Path, source: int = 0) -> list[ListedSample]:
+    """The samples of one ``.csv`` or ``.npy`` list (errors name the file and line)."""
+    path = Path(path).expanduser()
+    if not path.is_file():
+        raise InputError(f"data.datasets: no such list file {path}")
+    if path.suffix == ".npy":
+        entries = [(str(p), "0") for p in np.load(path, allow_pickle=True).tolist()]
+    elif path.suffix == ".csv":
+        entries = [(fields[0], fields[1]) for fields in _split_lines(path)]
+    else:
+        raise InputError(f"data.datasets: {path} is neither a .csv nor a .npy sample list")
+    if not entries:
+        raise InputError(f"data.datasets: {path} lists no samples")
+    labels = [label.strip() for _, label in entries]
+    try:
+        numbers = [int(label) for label in labels]
+    except ValueError:
+        order = {name: i for i, name in enumerate(sorted(set(labels)))}
+        numbers = [order[label] for label in labels]
+    return [ListedSample(_resolve(p.strip(), path.parent), n, source) for (p, _), n in zip(entries, numbers)]

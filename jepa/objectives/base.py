@@ -1,0 +1,222 @@
+"""What every JEPA objective shares: predict the EMA target encoder's layer-normed features of masked tokens from
+the context encoder's features of the kept ones.
+
+One step, per group of equal clip length in the batch: the target encoder (no grad) encodes every token → the
+context encoder encodes each (sample, mask set)'s packed kept tokens → the predictor fills each target block with
+the mask token of its mask set → a per-token loss, averaged per mask set and then over mask sets and groups →
+AdamW (scheduled LR and weight decay) → EMA update. An online linear probe on detached, mean-pooled target
+features shows learning as it happens.
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+import lightning as L
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from encoders import VisionTransformer, create_encoder
+from encoders.packing import gather_packed
+from jepa.config import EMAConfig, EncoderConfig, OptimConfig, PredictorConfig, ProbeConfig
+from jepa.ema import ema_update
+from jepa.schedules import cosine, linear, warmup_then
+from predictors import LinearHead, MaskTokenPredictor
+
+# Batch entries the model reads on its device; lengths and owners stay on the CPU (no device sync per step).
+DEVICE_KEYS = ("inputs", "labels", "ctx_index", "tgt_index")
+
+
+def build_encoder(cfg: EncoderConfig) -> VisionTransformer:
+    """The ViT an :class:`EncoderConfig` describes."""
+    overrides = {k: getattr(cfg, k) for k in ("embed_dim", "depth", "num_heads", "mlp_ratio") if getattr(cfg, k)}
+    return create_encoder(
+        cfg.size,
+        img_size=cfg.img_size,
+        patch_size=cfg.patch_size,
+        num_frames=cfg.num_frames,
+        tubelet_size=cfg.tubelet_size,
+        in_chans=cfg.in_chans,
+        qkv_bias=cfg.qkv_bias,
+        drop_path_rate=cfg.drop_path_rate,
+        use_rope=cfg.use_rope,
+        rope_tiled_freqs=cfg.rope_tiled_freqs,
+        uniform_power=cfg.uniform_power,
+        attn_backend=cfg.attn_backend,
+        grad_checkpointing=cfg.grad_checkpointing,
+        **overrides,
+    )
+
+
+def build_predictor(
+    cfg: PredictorConfig, encoder: VisionTransformer, num_mask_tokens: int = 1, uniform_power: bool = False
+) -> MaskTokenPredictor:
+    """The mask-token predictor a :class:`PredictorConfig` describes, on ``encoder``'s grid and width."""
+    return MaskTokenPredictor(
+        embed_dim=encoder.embed_dim,
+        img_size=encoder.img_size,
+        patch_size=encoder.patch_size,
+        num_frames=encoder.num_frames,
+        tubelet_size=encoder.tubelet_size,
+        predictor_embed_dim=cfg.embed_dim,
+        depth=cfg.depth,
+        num_heads=cfg.num_heads or encoder.num_heads,
+        mlp_ratio=cfg.mlp_ratio,
+        num_mask_tokens=num_mask_tokens,
+        drop_path_rate=cfg.drop_path_rate,
+        use_rope=encoder.use_rope,
+        rope_tiled_freqs=encoder.rope is not None and encoder.rope.tiled_freqs,
+        uniform_power=uniform_power,
+        attn_backend=cfg.attn_backend,
+        grad_checkpointing=cfg.grad_checkpointing,
+    )
+
+
+def param_groups(modules: list[nn.Module]) -> list[dict[str, Any]]:
+    """AdamW groups: weight decay on matrices and kernels, none on biases and 1-D parameters (I-JEPA)."""
+    decay, no_decay = [], []
+    for module in modules:
+        for name, p in module.named_parameters():
+            if p.requires_grad:
+                (no_decay if name.endswith("bias") or p.ndim == 1 else decay).append(p)
+    return [{"params": decay, "scheduled_wd": True}, {"params": no_decay, "weight_decay": 0.0, "scheduled_wd": False}]
+
+
+class JEPAObjective(L.LightningModule):
+    """Context encoder, EMA target encoder, mask-token predictor and an online linear probe; subclasses choose the
+    per-token loss and which mask token each mask set uses."""
+
+    def __init__(
+        self,
+        encoder: EncoderConfig,
+        predictor: PredictorConfig,
+        optim: OptimConfig,
+        ema: EMAConfig,
+        probe: ProbeConfig,
+        num_mask_tokens: int = 1,
+    ) -> None:
+        super().__init__()
+        self.encoder_cfg, self.predictor_cfg, self.optim_cfg = encoder, predictor, optim
+        self.ema_cfg, self.probe_cfg = ema, probe
+        self.encoder = build_encoder(encoder)
+        self.target_encoder = copy.deepcopy(self.encoder).requires_grad_(False)
+        self.predictor = build_predictor(predictor, self.encoder, num_mask_tokens, encoder.uniform_power)
+        self.probe = LinearHead(self.encoder.embed_dim, probe.num_classes) if probe.num_classes else None
+        self.skipped_samples = 0
+
+    def token_loss(self, pred: Tensor, target: Tensor) -> Tensor:
+        """Loss of each predicted token ``[T, D] → [T]``."""
+        raise NotImplementedError
+
+    def mask_token_offset(self, num_frames: int) -> int:
+        """Index of the first mask token used for clips of ``num_frames`` frames (mask set ``m`` adds ``m``)."""
+        return 0
+
+    def total_steps(self) -> int:
+        return max(1, int(self.trainer.estimated_stepping_batches))
+
+    def load_weights(self, path: str) -> None:
+        """Take the model weights of a checkpoint (not its optimiser or step), e.g. to start a cooldown. Fixed
+        sin-cos tables of another grid are rebuilt rather than loaded."""
+        state = torch.load(path, map_location="cpu", weights_only=False)
+        state = state.get("state_dict", state)
+        own = self.state_dict()
+        tables = [k for k in state if k.endswith("pos_embed") and k in own and state[k].shape != own[k].shape]
+        for key in tables:
+            state[key] = own[key]
+        self.load_state_dict(state, strict=True)
+
+    def configure_optimizers(self) -> torch.optim.Optimizer:
+        groups = param_groups([self.encoder, self.predictor])
+        if self.probe is not None:
+            groups.append({"params": list(self.probe.parameters()), "weight_decay": 0.0, "scheduled_wd": False,
+                           "fixed_lr": self.probe_cfg.lr})  # fmt: skip
+        cfg = self.optim_cfg
+        return torch.optim.AdamW(
+            groups, lr=cfg.start_lr, betas=tuple(cfg.betas), eps=cfg.eps, weight_decay=cfg.weight_decay,
+            fused=self.device.type == "cuda",
+        )  # fmt: skip
+
+    def transfer_batch_to_device(self, batch: dict[str, Any], device: torch.device, dataloader_idx: int) -> Any:
+        groups = [{k: (v.to(device, non_blocking=True) if k in DEVICE_KEYS else v) for k, v in g.items()}
+                  for g in batch["groups"]]  # fmt: skip
+        return {**batch, "groups": groups}
+
+    def on_train_batch_start(self, batch: dict[str, Any], batch_idx: int) -> None:
+        cfg, step, total = self.optim_cfg, self.global_step, self.total_steps()
+        lr = warmup_then(step, total, cfg.warmup_steps, cfg.start_lr, cfg.lr, cfg.final_lr, cfg.lr_decay)
+        wd = cosine(step, total, cfg.weight_decay, cfg.final_weight_decay)
+        for group in self.optimizers().optimizer.param_groups:
+            group["lr"] = group.get("fixed_lr", lr)
+            if group["scheduled_wd"]:
+                group["weight_decay"] = wd
+        self.log_dict({"train/lr": lr, "train/wd": wd}, on_step=True, on_epoch=False)
+
+    def on_train_batch_end(self, outputs: Any, batch: dict[str, Any], batch_idx: int) -> None:
+        momentum = linear(self.global_step - 1, self.total_steps(), self.ema_cfg.start, self.ema_cfg.end)
+        ema_update(self.target_encoder, self.encoder, momentum)
+        self.log("train/ema", momentum, on_step=True, on_epoch=False)
+
+    def group_loss(self, group: dict[str, Any]) -> tuple[Tensor, Tensor]:
+        """Per-mask-set mean losses ``[M]`` of one group of equal clip length, and the target encoder's output."""
+        inputs = group["inputs"]
+        ctx_lengths, ctx_owner, ctx_set = group["ctx_lengths"], group["ctx_owner"], group["ctx_set"]
+        tgt_lengths, tgt_owner = group["tgt_lengths"], group["tgt_owner"]
+        with torch.no_grad():
+            full = self.target_encoder(inputs)
+            normed = F.layer_norm(full, full.shape[-1:])
+            targets = gather_packed(normed, group["tgt_index"], tgt_lengths, ctx_owner[tgt_owner])
+        context = self.encoder.forward_packed(inputs, group["ctx_index"], ctx_lengths, ctx_owner)
+        tgt_set = ctx_set[tgt_owner]
+        pred = self.predictor.forward_packed(
+            context, group["ctx_index"], ctx_lengths, group["tgt_index"], tgt_lengths, tgt_owner,
+            self.mask_token_offset(group["num_frames"]) + tgt_set,
+        )  # fmt: skip
+        per_token = self.token_loss(pred.float(), targets.float())
+        token_set = torch.repeat_interleave(tgt_set, tgt_lengths).to(per_token.device)
+        num_sets = int(ctx_set.max()) + 1
+        sums = per_token.new_zeros(num_sets).index_add_(0, token_set, per_token)
+        counts = torch.bincount(token_set, minlength=num_sets).clamp(min=1)
+        return sums / counts, full
+
+    def jepa_loss(self, batch: dict[str, Any]) -> tuple[Tensor, Tensor, Tensor]:
+        """The loss averaged over mask sets and clip-length groups, pooled target features and their labels."""
+        losses, pooled, labels = [], [], []
+        for group in batch["groups"]:
+            per_set, full = self.group_loss(group)
+            losses.append(per_set)
+            pooled.append(full.float().mean(dim=1))
+            labels.append(group["labels"])
+        return torch.cat(losses).mean(), torch.cat(pooled), torch.cat(labels)
+
+    def probe_step(self, pooled: Tensor, labels: Tensor, stage: str) -> Tensor:
+        """Cross-entropy and top-1 of the linear probe on detached mean-pooled target features."""
+        if self.probe is None:
+            return pooled.new_zeros(())
+        logits = self.probe(pooled.detach())
+        loss = F.cross_entropy(logits, labels)
+        top1 = (logits.argmax(-1) == labels).float().mean()
+        self.log_dict({f"{stage}/probe_loss": loss, f"{stage}/probe_top1": top1}, prog_bar=stage != "train",
+                      batch_size=labels.numel())  # fmt: skip
+        return loss
+
+    def training_step(self, batch: dict[str, Any], batch_idx: int) -> Tensor:
+        loss, pooled, labels = self.jepa_loss(batch)
+        probe_loss = self.probe_step(pooled, labels, "train")
+        self.skipped_samples += int(batch["num_skipped"])
+        self.log("train/loss", loss, prog_bar=True, batch_size=labels.numel())
+        self.log("data/skipped", float(self.skipped_samples), on_step=True, on_epoch=False)
+        return loss + probe_loss
+
+    def _eval_step(self, batch: dict[str, Any], stage: str) -> None:
+        loss, pooled, labels = self.jepa_loss(batch)
+        self.probe_step(pooled, labels, stage)
+        self.log(f"{stage}/loss", loss, prog_bar=True, batch_size=labels.numel())
+
+    def validation_step(self, batch: dict[str, Any], batch_idx: int) -> None:
+        self._eval_step(batch, "val")
+
+    def test_step(self, batch: dict[str, Any], batch_idx: int) -> None:
+        self._eval_step(batch, "test")
