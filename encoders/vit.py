@@ -29,6 +29,9 @@ SIZES: dict[str, dict[str, Any]] = {
     "huge": dict(embed_dim=1280, depth=32, num_heads=16),
     "giant": dict(embed_dim=1408, depth=40, num_heads=16, mlp_ratio=48 / 11),
     "gigantic": dict(embed_dim=1664, depth=48, num_heads=16, mlp_ratio=64 / 13),
+    # V-JEPA 2's ViT-g and ViT-G: the same widths with 64-dim heads
+    "giant_xformers": dict(embed_dim=1408, depth=40, num_heads=22, mlp_ratio=48 / 11),
+    "gigantic_xformers": dict(embed_dim=1664, depth=48, num_heads=26, mlp_ratio=64 / 13),
 }
 
 

@@ -57,7 +57,8 @@ class PredictorConfig:
 class OptimConfig:
     """AdamW with linear warmup ``start_lr → lr``, then ``lr_decay`` to ``final_lr``: ``cosine`` (I-JEPA, V-JEPA),
     ``constant`` (V-JEPA 2 warmup-stable) or ``linear`` (V-JEPA 2 cooldown); weight decay cosine
-    ``weight_decay → final_weight_decay``; no decay on biases and 1-D parameters."""
+    ``weight_decay → final_weight_decay``; no decay on biases and 1-D parameters. The LR, weight-decay and EMA
+    schedules span ``schedule_steps`` (official ``ipe × epochs × ipe_scale``; null: the run's steps)."""
 
     lr: float = 1e-3
     start_lr: float = 2e-4
@@ -66,6 +67,7 @@ class OptimConfig:
     lr_decay: str = "cosine"
     weight_decay: float = 0.04
     final_weight_decay: float = 0.4
+    schedule_steps: int | None = None
     betas: tuple[float, float] = (0.9, 0.999)
     eps: float = 1e-8
 
@@ -166,9 +168,10 @@ class VideoMaskConfig:
 @dataclass
 class VideoDataConfig:
     """Official sample lists (``path label`` .csv or .npy), their mixing weights and clip lengths (frames per clip),
-    and exactly one of ``frame_step``, ``fps`` or ``duration``. Names follow the official configs."""
+    and exactly one of ``frame_step``, ``fps`` or ``duration``. Names follow the official configs. ``demo_root``
+    instead renders the built-in PushT demo clips into that folder (once) and uses their lists."""
 
-    datasets: list[str] = MISSING
+    datasets: list[str] = field(default_factory=list)
     datasets_weights: list[float] | None = None
     dataset_fpcs: list[int] = field(default_factory=lambda: [16])
     val_datasets: list[str] | None = None
@@ -183,6 +186,7 @@ class VideoDataConfig:
     num_workers: int = 8
     pin_memory: bool = True
     backend: str = "auto"
+    demo_root: str | None = None
 
 
 @dataclass

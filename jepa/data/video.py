@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import warnings
+from pathlib import Path
 from collections.abc import Sequence
 from typing import Any
 
@@ -20,6 +21,7 @@ from torch.utils.data import DataLoader, Dataset, WeightedRandomSampler
 from torchvision.io import ImageReadMode, decode_image
 
 from jepa.config import VideoMaskConfig, validated
+from jepa.data.demo_videos import make_demo_videos
 from jepa.data.clip_sampling import check_one_rate, clip_frame_step, clip_indices
 from jepa.data.video_lists import ListedSample, read_sample_list
 from jepa.data.video_readers import open_video
@@ -113,7 +115,8 @@ class VideoDataset(Dataset):
 
 class VideoDataModule(L.LightningDataModule):
     """Train/val loaders of clips from official sample lists, with V-JEPA multi-block mask sets attached in the
-    collate (per clip length), and mask-free loaders for frozen-feature probes. Keys keep the official names."""
+    collate (per clip length), and mask-free loaders for frozen-feature probes. Keys keep the official names;
+    ``demo_root`` renders the built-in PushT demo clips there (once) and uses their lists."""
 
     def __init__(
         self,
@@ -132,12 +135,20 @@ class VideoDataModule(L.LightningDataModule):
         num_workers: int = 8,
         pin_memory: bool = True,
         backend: str = "auto",
+        demo_root: str | None = None,
         mask: VideoMaskConfig | dict[str, Any] | None = None,
         seed: int = 0,
     ) -> None:
         super().__init__()
-        if not datasets:
-            raise InputError("data.datasets: give at least one sample list (.csv or .npy)")
+        if not datasets and demo_root is None:
+            raise InputError("data.datasets: give at least one sample list (.csv or .npy), or data.demo_root=DIR")
+        if demo_root is not None:
+            if datasets or val_datasets:
+                raise InputError("data.demo_root renders its own lists: leave data.datasets and val_datasets empty")
+            datasets, val_datasets = (
+                [str(Path(demo_root).expanduser() / "train.csv")],
+                [str(Path(demo_root).expanduser() / "val.csv")],
+            )
         if len(dataset_fpcs) != len(datasets):
             raise InputError(f"data.dataset_fpcs: one clip length per list, got {len(dataset_fpcs)} for "
                              f"{len(datasets)} lists")  # fmt: skip
@@ -155,7 +166,7 @@ class VideoDataModule(L.LightningDataModule):
         self.crop_size, self.horizontal_flip = crop_size, horizontal_flip
         self.scale, self.ratio = tuple(random_resize_scale), tuple(random_resize_aspect_ratio)
         self.batch_size, self.num_workers, self.pin_memory = batch_size, num_workers, pin_memory
-        self.backend, self.seed = backend, seed
+        self.backend, self.demo_root, self.seed = backend, demo_root, seed
         self.mask_sets = _mask_sets(validated(VideoMaskConfig, mask, "mask"), self.fpcs) if mask is not None else None
         self.datasets: dict[str, VideoDataset] = {}
 
@@ -174,6 +185,8 @@ class VideoDataModule(L.LightningDataModule):
     def setup(self, stage: str | None = None) -> None:
         if self.datasets:
             return
+        if self.demo_root is not None:
+            make_demo_videos(self.demo_root)
         train = self._make(self.lists, self.fpcs, True)
         train.check_readable(self.lists)
         self.datasets = {"train": train}

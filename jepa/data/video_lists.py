@@ -38,10 +38,11 @@ def _split_lines(path: Path) -> list[list[str]]:
     if all(len(fields) == 2 for fields in by_space):
         return by_space
     by_colons = [line.split("::") for line in lines]
-    for number, fields in enumerate(by_colons, 1):
-        if len(fields) != 2:
-            raise InputError(f"{path}:{number}: expected 'path label' (or 'path::label'), got {lines[number - 1]!r}")
-    return by_colons
+    if all(len(fields) == 2 for fields in by_colons):
+        return by_colons
+    fields_of = by_colons if any("::" in line for line in lines) else by_space
+    number = next(i for i, fields in enumerate(fields_of, 1) if len(fields) != 2)
+    raise InputError(f"{path}:{number}: expected 'path label' (or 'path::label'), got {lines[number - 1]!r}")
 
 
 def _resolve(entry: str, folder: Path) -> str:

@@ -115,7 +115,8 @@ class JEPAObjective(L.LightningModule):
         return 0
 
     def total_steps(self) -> int:
-        return max(1, int(self.trainer.estimated_stepping_batches))
+        """The steps the schedules span: ``optim.schedule_steps``, else the run's."""
+        return max(1, self.optim_cfg.schedule_steps or int(self.trainer.estimated_stepping_batches))
 
     def load_weights(self, path: str) -> None:
         """Take the model weights of a checkpoint (not its optimiser or step), e.g. to start a cooldown. Fixed

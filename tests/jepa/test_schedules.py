@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from jepa.ema import ema_update
-from jepa.schedules import cosine, linear, warmup_cosine
+from jepa.schedules import cosine, linear, warmup_cosine, warmup_then
 
 
 def test_warmup_cosine_values():
@@ -39,3 +39,19 @@ def test_ema_update_maths():
     ema_update(target, online, 0.0)
     for t, o in zip(target.parameters(), online.parameters()):
         torch.testing.assert_close(t, o)
+
+
+def test_warmup_then_constant_linear_cosine():
+    # V-JEPA 2: 1e-4 -> 5.25e-4 over 10 steps, then constant
+    assert warmup_then(5, 100, 10, 1e-4, 5.25e-4, 1e-6, "constant") == pytest.approx(1e-4 + 0.5 * 4.25e-4)
+    assert warmup_then(10, 100, 10, 1e-4, 5.25e-4, 1e-6, "constant") == 5.25e-4
+    assert warmup_then(99, 100, 10, 1e-4, 5.25e-4, 1e-6, "constant") == 5.25e-4
+    # cooldown: no warmup, linear 5.25e-4 -> 1e-6
+    assert warmup_then(0, 100, 0, 0.0, 5.25e-4, 1e-6, "linear") == 5.25e-4
+    assert warmup_then(50, 100, 0, 0.0, 5.25e-4, 1e-6, "linear") == pytest.approx((5.25e-4 + 1e-6) / 2)
+    assert warmup_then(100, 100, 0, 0.0, 5.25e-4, 1e-6, "linear") == pytest.approx(1e-6)
+    # linear after a warmup counts from the warmup's end
+    assert warmup_then(60, 110, 10, 0.0, 1.0, 0.0, "linear") == pytest.approx(0.5)
+    assert warmup_then(60, 110, 10, 0.0, 1.0, 0.0, "cosine") == pytest.approx(0.5)
+    with pytest.raises(ValueError, match="unknown LR decay 'step'"):
+        warmup_then(0, 10, 0, 0.0, 1.0, 0.0, "step")

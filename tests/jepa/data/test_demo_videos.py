@@ -1,0 +1,18 @@
+from jepa.data.demo_videos import DIRECTIONS, make_demo_videos
+from jepa.data.video_lists import read_sample_list
+from jepa.data.video_readers import open_video
+
+
+def test_demo_set_is_an_official_list_of_pusht_clips(tmp_path):
+    train, val = make_demo_videos(tmp_path / "demo", num_train=4, num_val=4, num_frames=6, size=32)
+    samples = read_sample_list(train)
+    assert [s.label for s in samples] == list(range(len(DIRECTIONS)))
+    assert train.read_text().splitlines()[0] == "videos/train_0000.mp4 0", "paths relative to the list"
+    reader = open_video(samples[0].path, "pyav")
+    frames = reader.get(range(6))
+    assert frames.shape == (6, 32, 32, 3) and reader.fps == 10
+    assert (frames[0] != frames[-1]).any(), "the scene moves"
+    stamp = train.stat().st_mtime_ns
+    make_demo_videos(tmp_path / "demo", num_train=4, num_val=4, num_frames=6, size=32)
+    assert train.stat().st_mtime_ns == stamp, "an existing set with the same settings is kept"
+    assert len(read_sample_list(val)) == 4

@@ -1,0 +1,105 @@
+import warnings
+
+import numpy as np
+import pytest
+import torch
+
+from jepa.data.video import VideoDataModule, VideoDataset
+from jepa.data.video_lists import read_sample_list
+from jepa.data.video_transforms import ClipTransform
+from jepa.errors import InputError
+from tests.jepa.data.conftest import frame_numbers
+
+BAD = ("missing.mp4", "empty.mp4", "truncated.mp4", "notes.mp4")
+
+
+def dataset(video_dir, lines, fpcs=(4,), **kwargs):
+    listing = video_dir / "list.csv"
+    listing.write_text("".join(f"{line}\n" for line in lines))
+    samples = read_sample_list(listing)
+    rate = kwargs.pop("rate", {"frame_step": 2})
+    kwargs.setdefault("backend", "pyav")
+    return VideoDataset(samples, fpcs, ClipTransform(32, train=False), **rate, **kwargs)
+
+
+def test_clip_shape_and_frames_follow_the_sampling(video_dir):
+    ds = dataset(video_dir, ["clip0.mp4 1"], random_clip_sampling=False)
+    clip, label, failed = ds[0]
+    assert clip.shape == (3, 4, 32, 32) and clip.dtype == torch.float32 and (label, failed) == (1, 0)
+    # frame_step 2, 4 frames: window of 8, linspace(0, 8, 4) -> frames 0, 2, 5, 7
+    assert frame_numbers(ds.read_frames(ds.samples[0], None)) == [0, 2, 5, 7]
+
+
+def test_fps_and_duration_pick_the_step_from_the_video(video_dir):
+    # 10 fps video: fps=5 -> step 2; duration=1.6 s over 4 frames -> int(1.6 * 10 / 4) = 4 -> linspace(0, 16, 4)
+    for rate, expected in (({"fps": 5}, [0, 2, 5, 7]), ({"duration": 1.6}, [0, 5, 10, 15])):
+        ds = dataset(video_dir, ["clip0.mp4 0"], rate=rate, random_clip_sampling=False)
+        assert frame_numbers(ds.read_frames(ds.samples[0], None)) == expected
+
+
+def test_image_entry_becomes_a_clip_of_the_repeated_image(video_dir):
+    ds = dataset(video_dir, ["still.png 2"], fpcs=(6,))
+    clip, label, _ = ds[0]
+    assert clip.shape == (3, 6, 32, 32) and label == 2
+    assert all(torch.equal(clip[:, 0], clip[:, t]) for t in range(6))
+
+
+@pytest.mark.parametrize("bad", BAD)
+def test_a_bad_file_is_skipped_with_one_warning_counted_and_replaced(video_dir, bad):
+    ds = dataset(video_dir, [f"{bad} 0", "clip1.mp4 1"])
+    torch.manual_seed(0)
+    with pytest.warns(UserWarning, match=rf"skipping unreadable video .*{bad}") as caught:
+        results = [ds[0] for _ in range(4)]
+    assert len([w for w in caught if bad in str(w.message)]) == 1, "one warning per file"
+    for clip, label, failed in results:
+        assert clip.shape == (3, 4, 32, 32) and label == 1 and failed >= 1
+
+
+def test_truncated_mp4_fails_with_both_readers(video_dir):
+    pytest.importorskip("decord")
+    for backend in ("decord", "pyav"):
+        ds = dataset(video_dir, ["truncated.mp4 0"], backend=backend)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            assert ds.try_read(0, None) is None, backend
+
+
+def test_a_list_of_only_bad_files_fails_at_start(video_dir):
+    listing = video_dir / "bad.csv"
+    listing.write_text("".join(f"{name} 0\n" for name in BAD))
+    data = VideoDataModule([str(listing)], dataset_fpcs=[4], frame_step=2, crop_size=32, backend="pyav")
+    with pytest.raises(InputError, match=r"none of the 4 files listed in .*bad.csv can be read"):
+        data.setup()
+
+
+def two_lists(video_dir, **kwargs):
+    (video_dir / "a.csv").write_text("clip0.mp4 0\nclip1.mp4 1\nstill.png 2\n")
+    (video_dir / "b.csv").write_text(f"{video_dir / 'clip2.mp4'} 3\n")
+    mask = {"input_size": 32, "patch_size": 8, "tubelet_size": 2}
+    return VideoDataModule([str(video_dir / "a.csv"), str(video_dir / "b.csv")], dataset_fpcs=[4, 8], frame_step=2,
+                           crop_size=32, batch_size=4, num_workers=0, backend="pyav", mask=mask, **kwargs)  # fmt: skip
+
+
+def test_mixed_clip_lengths_in_one_batch(video_dir):
+    data = two_lists(video_dir)
+    assert data.num_classes == 4
+    batch = next(iter(data.train_dataloader()))
+    assert [g["num_frames"] for g in batch["groups"]] == [4, 8]
+    for group in batch["groups"]:
+        t = group["num_frames"]
+        assert group["inputs"].shape[1:] == (3, t, 32, 32)
+        assert set(group["ctx_set"].tolist()) == {0, 1}, "both official mask sets"
+        grid = t // 2 * 16
+        assert (group["ctx_lengths"] + group["tgt_lengths"]).tolist() == [grid] * len(group["ctx_lengths"])
+    assert batch["groups"][1]["labels"].tolist() == [3]
+    assert sorted(batch["groups"][0]["labels"].tolist()) == [0, 1, 2]
+
+
+def test_lists_are_drawn_by_their_weights(video_dir):
+    loader = two_lists(video_dir, datasets_weights=[0.25, 0.75]).train_dataloader()
+    draws = np.array([i for _ in range(500) for i in loader.sampler])
+    assert np.mean(draws == 3) == pytest.approx(0.75, abs=0.04), "list b (sample 3) is drawn 3 times as often"
+    with pytest.raises(InputError, match="one clip length per list"):
+        VideoDataModule(["a.csv", "b.csv"], dataset_fpcs=[4], frame_step=2)
+    with pytest.raises(InputError, match="exactly one of data.frame_step, data.fps, data.duration"):
+        VideoDataModule(["a.csv"], dataset_fpcs=[4], frame_step=2, fps=4)

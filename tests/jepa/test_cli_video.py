@@ -1,0 +1,97 @@
+"""End-to-end ``jepa fit`` of V-JEPA 2 on official-format video lists, and a cooldown from its checkpoint."""
+
+import json
+import warnings
+from pathlib import Path
+
+import pytest
+import torch
+
+from jepa.cli import main
+from jepa.data.demo_videos import write_mp4
+from jepa.objectives import VJEPA
+from tests.jepa.data.conftest import moving_square
+from tests.jepa.test_cli import read_csv_metric
+
+SMALL = [
+    "experiment=vjepa2/quickstart", "data.demo_root=null", "data.crop_size=32", "data.batch_size=4",
+    "data.num_workers=0", "model.encoder.embed_dim=32", "model.encoder.depth=2", "model.encoder.num_heads=2",
+    "model.predictor.embed_dim=16", "model.predictor.depth=1", "model.predictor.num_heads=2",
+    "trainer.enable_progress_bar=false", "trainer.log_every_n_steps=1", "final_probe=false",
+]  # fmt: skip
+
+
+@pytest.fixture
+def official_lists(tmp_path: Path) -> tuple[Path, Path]:
+    """Two lists in the official format: relative and absolute paths, an image, and four kinds of bad file."""
+    videos = tmp_path / "lists" / "videos"
+    videos.mkdir(parents=True)
+    for i in range(4):
+        write_mp4(videos / f"v{i}.mp4", moving_square(seed=i), fps=10)
+    from PIL import Image
+
+    Image.fromarray(moving_square()[3]).save(videos / "still.jpg")
+    (videos / "empty.mp4").write_bytes(b"")
+    (videos / "truncated.mp4").write_bytes((videos / "v0.mp4").read_bytes()[:300])
+    (videos / "readme.mp4").write_text("no video here\n")
+    short = tmp_path / "lists" / "short.csv"
+    short.write_text("videos/v0.mp4 0\nvideos/v1.mp4 1\nvideos/still.jpg 2\nvideos/missing.mp4 0\nvideos/empty.mp4 1\n")
+    long = tmp_path / "long.csv"  # absolute paths
+    long.write_text("".join(f"{videos / name} {label}\n" for name, label in
+                            (("v2.mp4", 2), ("v3.mp4", 3), ("truncated.mp4", 0), ("readme.mp4", 1))))  # fmt: skip
+    return short, long
+
+
+def test_vjepa2_fits_official_lists_with_mixed_clip_lengths_and_bad_files(tmp_path, official_lists):
+    short, long = official_lists
+    run_dir = tmp_path / "pretrain"
+    data = [f"data.datasets=[{short},{long}]", "data.dataset_fpcs=[4,8]", "data.fps=null", "data.frame_step=2",
+            "model.encoder.num_frames=8"]  # fmt: skip
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        assert main(["fit", *SMALL, *data, "trainer.max_steps=6", f"hydra.run.dir={run_dir}"]) == 0
+    skipped = [str(w.message) for w in caught if "skipping unreadable video" in str(w.message)]
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+    assert metrics["global_step"] == 6 and metrics["skipped_samples"] >= 1
+    assert read_csv_metric(run_dir, "data/skipped")[-1] == metrics["skipped_samples"]
+    assert len(skipped) == len(set(skipped)), "one warning per bad file"
+    assert all(any(n in m for n in ("missing", "empty", "truncated", "readme")) for m in skipped)
+    losses = read_csv_metric(run_dir, "train/loss")
+    assert len(losses) == 6 and all(0 < v < 10 for v in losses)
+
+    model = VJEPA.load_from_checkpoint(run_dir / "last.ckpt", map_location="cpu")
+    assert model.clip_lengths == [4, 8] and len(model.predictor.mask_tokens) == 4
+
+    # cooldown: the pretrained weights, longer clips, linear decay, a fresh step count
+    cooldown = tmp_path / "cooldown"
+    longer = [f"data.datasets=[{short},{long}]", "data.dataset_fpcs=[8,16]", "data.fps=null", "data.frame_step=1",
+              "model.encoder.num_frames=16", "model.optim.lr_decay=linear", "model.optim.warmup_steps=0",
+              "model.optim.final_lr=1e-6"]  # fmt: skip
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        assert main(["fit", *SMALL, *longer, f"init_weights={run_dir / 'last.ckpt'}", "trainer.max_steps=2",
+                     f"hydra.run.dir={cooldown}"]) == 0  # fmt: skip
+    assert json.loads((cooldown / "metrics.json").read_text())["global_step"] == 2
+    lrs = read_csv_metric(cooldown, "train/lr")
+    assert lrs[0] == pytest.approx(5e-4) and lrs[1] < lrs[0], "linear decay from the peak LR"
+    start = torch.load(run_dir / "last.ckpt", map_location="cpu", weights_only=False)["state_dict"]
+    after = torch.load(cooldown / "last.ckpt", map_location="cpu", weights_only=False)["state_dict"]
+    key = "target_encoder.blocks.0.attn.qkv.weight"
+    assert (after[key] - start[key]).abs().max() < 0.05, "the cooldown starts from the pretrained weights"
+
+
+def test_a_list_of_only_bad_files_stops_at_start_with_one_error(tmp_path, capsys, official_lists):
+    short, _ = official_lists
+    bad = tmp_path / "lists" / "bad.csv"
+    bad.write_text("videos/missing.mp4 0\nvideos/empty.mp4 0\nvideos/readme.mp4 1\n")
+    args = ["fit", *SMALL, f"data.datasets=[{bad}]", "data.dataset_fpcs=[4]", "model.encoder.num_frames=4",
+            "trainer.max_steps=1", f"hydra.run.dir={tmp_path / 'run'}"]  # fmt: skip
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("jepa fit: error: data.datasets: none of the 3 files listed in") and "bad.csv" in err
+
+
+def test_cooldown_needs_weights_that_fit(tmp_path, capsys):
+    assert main(["fit", *SMALL, "init_weights=/no/such.ckpt", "data.demo_root=/tmp/x", "trainer.max_steps=1",
+                 f"hydra.run.dir={tmp_path / 'run'}"]) == 2  # fmt: skip
+    assert "init_weights=/no/such.ckpt: no such checkpoint" in capsys.readouterr().err
