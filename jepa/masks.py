@@ -204,15 +204,17 @@ MaskGenerator = MultiBlockMask2D | MultiBlockMask3D
 
 
 class MaskCollator:
-    """Collate ``(input, label[, failed_reads])`` samples into groups of equal clip length and attach, per sample,
+    """Collate ``(input, label[, skipped])`` samples into groups of equal clip length and attach, per sample,
     one mask from each mask set of that length.
 
     ``mask_sets`` maps a clip length (frames; 1 for images) to its mask generators; ``None`` collates without masks.
-    ``None`` samples (an unreadable image) are dropped; they and the failed reads a video sample reports are
-    summed in ``num_skipped``. Masks are drawn from a generator seeded by (worker seed, call number): in a worker
-    the seed is the loader's per-worker seed, so runs with the same global seed draw the same masks; in the main
-    process it is ``seed``. Output: ``{"groups": [{"inputs", "labels", "num_frames", masks...}, ...],
-    "num_skipped"}``, groups in increasing clip length.
+    ``None`` samples (an unreadable image) are dropped; they and the ``(path, reason)`` of each unreadable file a
+    video sample skipped are counted in ``num_skipped``, and the latter listed in ``skipped``.
+
+    Masks are drawn from a generator seeded by (worker seed, call number): in a worker the seed is the loader's
+    per-worker seed, so runs with the same global seed draw the same masks; in the main process it is ``seed``.
+    Output: ``{"groups": [{"inputs", "labels", "num_frames", masks...}, ...], "num_skipped", "skipped"}``, groups
+    in increasing clip length.
     """
 
     def __init__(self, mask_sets: dict[int, Sequence[MaskGenerator]] | None, seed: int = 0) -> None:
@@ -230,7 +232,7 @@ class MaskCollator:
         kept = [s for s in samples if s is not None]
         if not kept:
             raise RuntimeError(f"none of the {len(samples)} samples of a batch could be read (see warnings above)")
-        skipped = len(samples) - len(kept) + sum(int(s[2]) for s in kept if len(s) > 2)
+        skipped = [failure for s in kept if len(s) > 2 for failure in s[2]]
         by_length: dict[int, list[Any]] = {}
         for sample in kept:
             inputs = sample[0]
@@ -246,4 +248,4 @@ class MaskCollator:
                 sets = self.mask_sets[num_frames]
                 group.update(pack_sample_masks([[m(rng) for m in sets] for _ in labels]))
             groups.append(group)
-        return {"groups": groups, "num_skipped": skipped}
+        return {"groups": groups, "num_skipped": len(samples) - len(kept) + len(skipped), "skipped": skipped}

@@ -22,8 +22,8 @@ RENDER_VERSION = 2  # bumped whenever rendering changes, so that cached sets are
 
 def make_env(size: int):
     """The gym-pusht environment rendering ``size × size`` RGB observations."""
-    import gymnasium as gym
     import gym_pusht  # noqa: F401  (registers the environment)
+    import gymnasium as gym
 
     return gym.make("gym_pusht/PushT-v0", obs_type="pixels", render_mode="rgb_array",
                     observation_width=size, observation_height=size)  # fmt: skip
@@ -78,8 +78,8 @@ def make_demo_videos(
     ``root/val.csv`` (official ``path label`` lists, paths relative to ``root``). Skipped when ``root`` already
     holds a set made with the same settings. Returns the two list paths."""
     root = Path(root).expanduser()
-    settings = {"version": RENDER_VERSION, "num_train": num_train, "num_val": num_val, "num_frames": num_frames, "size": size, "fps": fps,
-                "speed": speed, "seed": seed}  # fmt: skip
+    settings = {"version": RENDER_VERSION, "num_train": num_train, "num_val": num_val, "num_frames": num_frames,
+                "size": size, "fps": fps, "speed": speed, "seed": seed}  # fmt: skip
     lists = root / "train.csv", root / "val.csv"
     marker = root / SETTINGS_FILE
     if all(p.is_file() for p in lists) and marker.is_file() and json.loads(marker.read_text()) == settings:

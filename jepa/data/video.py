@@ -1,16 +1,17 @@
 """Video clips from the official sample lists, mixed with weights, with per-list clip lengths (``dataset_fpcs``).
 
-A file that cannot be read (missing, empty, truncated, not a video) never stops a run: it is skipped with one
-warning naming it, counted, and replaced by another sample drawn at random (the official behaviour, minus the
-endless retry: a list in which no file can be read fails at start with one error).
+A file that cannot be read (missing, empty, truncated, not a video) never stops a run: it is replaced by another
+sample drawn at random (the official behaviour, minus the endless retry: a list in which no file can be read fails
+at start with one error). Samples report what they skipped; the DataModule, in the main process, warns once per
+file however many loader workers met it, and the objective counts them.
 """
 
 from __future__ import annotations
 
 import os
 import warnings
-from pathlib import Path
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 import lightning as L
@@ -21,8 +22,8 @@ from torch.utils.data import DataLoader, Dataset, WeightedRandomSampler
 from torchvision.io import ImageReadMode, decode_image
 
 from jepa.config import VideoMaskConfig, validated
-from jepa.data.demo_videos import make_demo_videos
 from jepa.data.clip_sampling import check_one_rate, clip_frame_step, clip_indices
+from jepa.data.demo_videos import make_demo_videos
 from jepa.data.video_lists import ListedSample, read_sample_list
 from jepa.data.video_readers import open_video
 from jepa.data.video_transforms import ClipTransform
@@ -31,8 +32,9 @@ from jepa.masks import MaskCollator, MultiBlockMask3D
 
 
 class VideoDataset(Dataset):
-    """One clip per listed sample: ``(clip [3, T, H, W], label, failed_reads)``, ``T`` the clip length of the
-    sample's list. Images in a list become clips of the image repeated ``T`` times."""
+    """One clip per listed sample: ``(clip [3, T, H, W], label, skipped)``, ``T`` the clip length of the sample's
+    list and ``skipped`` the ``(path, reason)`` of each unreadable file met (and replaced) on the way. Images in a
+    list become clips of the image repeated ``T`` times."""
 
     def __init__(
         self,
@@ -50,7 +52,6 @@ class VideoDataset(Dataset):
         self.step_args = {"step": frame_step, "fps": fps, "duration": duration}
         self.random_clip_sampling, self.backend, self.max_retries = random_clip_sampling, backend, max_retries
         self._draws = 0
-        self._warned: set[str] = set()
 
     def __len__(self) -> int:
         return len(self.samples)
@@ -78,39 +79,33 @@ class VideoDataset(Dataset):
             raise OSError(f"decoded {frames.shape[0]} of {fpc} frames")
         return frames
 
-    def try_read(self, index: int, rng: np.random.Generator | None) -> np.ndarray | None:
-        """The frames of sample ``index``, or ``None`` after one warning naming the file."""
-        sample = self.samples[index]
+    def try_read(self, index: int, rng: np.random.Generator | None) -> tuple[np.ndarray | None, str]:
+        """The frames of sample ``index`` and ``""``, or ``None`` and why the file cannot be read."""
         try:
-            return self.read_frames(sample, rng)
+            return self.read_frames(self.samples[index], rng), ""
         except Exception as err:  # decoders raise their own types (decord.DECORDError, av.FFmpegError, ...)
-            if sample.path not in self._warned:
-                self._warned.add(sample.path)
-                warnings.warn(f"skipping unreadable video {sample.path}: {err}", stacklevel=1)
-            return None
+            return None, str(err) or type(err).__name__
 
-    def __getitem__(self, index: int) -> tuple[Tensor, int, int]:
+    def __getitem__(self, index: int) -> tuple[Tensor, int, list[tuple[str, str]]]:
         rng = self._rng()
-        for failed in range(self.max_retries):
-            frames = self.try_read(index, rng if self.random_clip_sampling else None)
+        skipped: list[tuple[str, str]] = []
+        for _ in range(self.max_retries):
+            frames, reason = self.try_read(index, rng if self.random_clip_sampling else None)
             if frames is not None:
-                return self.transform(frames), self.samples[index].label, failed
+                return self.transform(frames), self.samples[index].label, skipped
+            skipped.append((self.samples[index].path, reason))
             index = int(rng.integers(len(self.samples)))
-        raise RuntimeError(f"{self.max_retries} samples in a row could not be read (see the warnings above)")
+        raise RuntimeError(f"{self.max_retries} samples in a row could not be read, e.g. {skipped[0][0]}")
 
     def check_readable(self, lists: Sequence[str]) -> None:
         """Fail with one clear error when some list has no readable file (tries each list's files in order until
         one reads)."""
         for source, name in enumerate(lists):
             indices = [i for i, s in enumerate(self.samples) if s.source == source]
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                readable = any(self.try_read(i, None) is not None for i in indices)
-            if not readable:
+            if not any(self.try_read(i, None)[0] is not None for i in indices):
                 first = self.samples[indices[0]].path
                 raise InputError(f"data.datasets: none of the {len(indices)} files listed in {name} can be read "
-                                 f"(the first is {first})")  # fmt: skip
-            self._warned.clear()
+                                 f"(the first is {first}: {self.try_read(indices[0], None)[1]})")  # fmt: skip
 
 
 class VideoDataModule(L.LightningDataModule):
@@ -169,6 +164,7 @@ class VideoDataModule(L.LightningDataModule):
         self.backend, self.demo_root, self.seed = backend, demo_root, seed
         self.mask_sets = _mask_sets(validated(VideoMaskConfig, mask, "mask"), self.fpcs) if mask is not None else None
         self.datasets: dict[str, VideoDataset] = {}
+        self.warned: set[str] = set()
 
     @property
     def source(self) -> str:
@@ -218,6 +214,14 @@ class VideoDataModule(L.LightningDataModule):
             pin_memory=self.pin_memory and torch.cuda.is_available(),
             collate_fn=MaskCollator(masks, seed),
         )
+
+    def on_before_batch_transfer(self, batch: dict[str, Any], dataloader_idx: int) -> dict[str, Any]:
+        """Warn once per unreadable file the batch's samples skipped (in the main process, across workers)."""
+        for path, reason in batch.pop("skipped", []):
+            if path not in self.warned:
+                self.warned.add(path)
+                warnings.warn(f"skipping unreadable video {path}: {reason}", stacklevel=1)
+        return batch
 
     def train_dataloader(self) -> DataLoader:
         self.setup()

@@ -95,3 +95,40 @@ def test_cooldown_needs_weights_that_fit(tmp_path, capsys):
     assert main(["fit", *SMALL, "init_weights=/no/such.ckpt", "data.demo_root=/tmp/x", "trainer.max_steps=1",
                  f"hydra.run.dir={tmp_path / 'run'}"]) == 2  # fmt: skip
     assert "init_weights=/no/such.ckpt: no such checkpoint" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("name", ["vjepa/vitl16", "vjepa2/vitl16", "vjepa2/vith16", "vjepa2/vitg16",
+                                  "vjepa2/vitl16_cooldown", "vjepa2/quickstart"])  # fmt: skip
+def test_video_experiments_compose_validate_and_carry_the_official_settings(name):
+    from jepa.cli import compose_run
+    from jepa.config import OBJECTIVE_SCHEMAS, validated
+    from jepa.masks import MultiBlockMask3D
+
+    run, _ = compose_run([f"experiment={name}", "data.datasets=[a.csv,b.csv,c.csv]", "init_weights=w.ckpt"]
+                         if name != "vjepa2/quickstart" else [f"experiment={name}"])  # fmt: skip
+    model_schema, data_schema, mask_schema = OBJECTIVE_SCHEMAS[run.objective]
+    model, data, mask = (validated(s, v, k) for s, v, k in ((model_schema, run.model, "model"),
+                         (data_schema, run.data, "data"), (mask_schema, run.mask, "mask")))  # fmt: skip
+    assert run.objective == "vjepa" and model.encoder.num_frames == max(data.dataset_fpcs)
+    assert mask.input_size == data.crop_size and mask.patch_size == model.encoder.patch_size
+    short, long = mask.sets
+    assert (short.num_blocks, list(short.spatial_scale), long.num_blocks, list(long.spatial_scale)) == (
+        8,
+        [0.15, 0.15],
+        2,
+        [0.7, 0.7],
+    )
+    MultiBlockMask3D(mask.input_size, mask.patch_size, data.dataset_fpcs[0], mask.tubelet_size, **vars(short))
+    if name.startswith("vjepa2/vit"):
+        assert (data.crop_size, data.fps, mask.tubelet_size) == (256, 4, 2)
+        assert (model.predictor.depth, model.predictor.embed_dim, model.predictor.num_heads) == (12, 384, 12)
+        assert model.encoder.use_rope and model.encoder.rope_tiled_freqs
+        assert (model.ema.start, model.ema.end, model.optim.weight_decay) == (0.99925, 0.99925, 0.04)
+        size = {"vitl16": "large", "vith16": "huge", "vitg16": "giant_xformers"}.get(name.split("/")[1], "large")
+        assert model.encoder.size == size
+    if name == "vjepa2/vitl16":
+        assert (model.optim.start_lr, model.optim.lr, model.optim.lr_decay) == (1e-4, 5.25e-4, "constant")
+        assert data.dataset_fpcs == [16, 16, 16] and data.datasets_weights == [0.335, 0.100, 0.565]
+    if name == "vjepa2/vitl16_cooldown":
+        assert data.dataset_fpcs == [64, 64, 64] and run.init_weights == "w.ckpt"
+        assert (model.optim.warmup_steps, model.optim.lr_decay, model.optim.final_lr) == (0, "linear", 1e-6)

@@ -74,9 +74,11 @@ def test_collate_packs_variable_lengths_and_is_seeded():
 
 def test_collate_drops_unreadable_samples_and_counts_failed_reads():
     sets = {1: [MultiBlockMask2D(input_size=32, patch_size=8)]}
-    batch = MaskCollator(sets)([(torch.zeros(3, 32, 32), 1), None, (torch.zeros(3, 32, 32), 2, 3)])
+    failures = [("a.mp4", "empty file"), ("b.mp4", "no such file")]
+    batch = MaskCollator(sets)([(torch.zeros(3, 32, 32), 1), None, (torch.zeros(3, 32, 32), 2, failures)])
     (group,) = batch["groups"]
-    assert batch["num_skipped"] == 1 + 3 and group["inputs"].shape[0] == 2 and group["ctx_lengths"].shape == (2,)
+    assert batch["num_skipped"] == 1 + 2 and batch["skipped"] == failures
+    assert group["inputs"].shape[0] == 2 and group["ctx_lengths"].shape == (2,)
     with pytest.raises(RuntimeError, match="none of the 2 samples"):
         MaskCollator(sets)([None, None])
 

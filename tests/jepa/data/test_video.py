@@ -1,5 +1,3 @@
-import warnings
-
 import numpy as np
 import pytest
 import torch
@@ -24,8 +22,8 @@ def dataset(video_dir, lines, fpcs=(4,), **kwargs):
 
 def test_clip_shape_and_frames_follow_the_sampling(video_dir):
     ds = dataset(video_dir, ["clip0.mp4 1"], random_clip_sampling=False)
-    clip, label, failed = ds[0]
-    assert clip.shape == (3, 4, 32, 32) and clip.dtype == torch.float32 and (label, failed) == (1, 0)
+    clip, label, skipped = ds[0]
+    assert clip.shape == (3, 4, 32, 32) and clip.dtype == torch.float32 and (label, skipped) == (1, [])
     # frame_step 2, 4 frames: window of 8, linspace(0, 8, 4) -> frames 0, 2, 5, 7
     assert frame_numbers(ds.read_frames(ds.samples[0], None)) == [0, 2, 5, 7]
 
@@ -45,23 +43,38 @@ def test_image_entry_becomes_a_clip_of_the_repeated_image(video_dir):
 
 
 @pytest.mark.parametrize("bad", BAD)
-def test_a_bad_file_is_skipped_with_one_warning_counted_and_replaced(video_dir, bad):
+def test_a_bad_file_is_skipped_reported_and_replaced(video_dir, bad):
     ds = dataset(video_dir, [f"{bad} 0", "clip1.mp4 1"])
     torch.manual_seed(0)
-    with pytest.warns(UserWarning, match=rf"skipping unreadable video .*{bad}") as caught:
-        results = [ds[0] for _ in range(4)]
-    assert len([w for w in caught if bad in str(w.message)]) == 1, "one warning per file"
-    for clip, label, failed in results:
-        assert clip.shape == (3, 4, 32, 32) and label == 1 and failed >= 1
+    results = [ds[0] for _ in range(4)]
+    for clip, label, skipped in results:
+        assert clip.shape == (3, 4, 32, 32) and label == 1, "replaced by the readable sample"
+        assert skipped and all(path.endswith(bad) and reason for path, reason in skipped)
+
+
+def test_one_warning_per_bad_file_across_loader_workers(video_dir):
+    (video_dir / "mixed.csv").write_text("".join(f"{name} 0\n" for name in (*BAD, "clip0.mp4", "clip1.mp4")))
+    mask = {"input_size": 32, "patch_size": 8, "tubelet_size": 2}
+    data = VideoDataModule([str(video_dir / "mixed.csv")], dataset_fpcs=[4], frame_step=2, crop_size=32,
+                           batch_size=2, num_workers=2, backend="pyav", mask=mask)  # fmt: skip
+    total = 0
+    with pytest.warns(UserWarning, match="skipping unreadable video") as caught:
+        for _ in range(3):  # three epochs: each worker meets the bad files again
+            for batch in data.train_dataloader():
+                total += batch["num_skipped"]
+                data.on_before_batch_transfer(batch, 0)
+                assert "skipped" not in batch
+    messages = [str(w.message) for w in caught if "skipping unreadable video" in str(w.message)]
+    assert total >= len(messages) >= 3
+    assert len(messages) == len({m.split(": ")[0] for m in messages}), "one warning per file"
+    assert all(any(m.split(": ")[0].endswith(b) for b in BAD) for m in messages)
 
 
 def test_truncated_mp4_fails_with_both_readers(video_dir):
     pytest.importorskip("decord")
     for backend in ("decord", "pyav"):
-        ds = dataset(video_dir, ["truncated.mp4 0"], backend=backend)
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            assert ds.try_read(0, None) is None, backend
+        frames, reason = dataset(video_dir, ["truncated.mp4 0"], backend=backend).try_read(0, None)
+        assert frames is None and reason, backend
 
 
 def test_a_list_of_only_bad_files_fails_at_start(video_dir):
