@@ -66,7 +66,7 @@ def test_vjepa2_fits_official_lists_with_mixed_clip_lengths_and_bad_files(tmp_pa
     cooldown = tmp_path / "cooldown"
     longer = [f"data.datasets=[{short},{long}]", "data.dataset_fpcs=[8,16]", "data.fps=null", "data.frame_step=1",
               "model.encoder.num_frames=16", "model.optim.lr_decay=linear", "model.optim.warmup_steps=0",
-              "model.optim.final_lr=1e-6"]  # fmt: skip
+              "model.optim.lr=5e-4", "model.optim.final_lr=1e-6"]  # fmt: skip
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         assert main(["fit", *SMALL, *longer, f"init_weights={run_dir / 'last.ckpt'}", "trainer.max_steps=2",
