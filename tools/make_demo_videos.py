@@ -22,7 +22,7 @@ def main() -> None:
     args = parser.parse_args()
     train, val = make_demo_videos(args.root, args.num_train, args.num_val, args.num_frames, args.size, args.fps,
                                   seed=args.seed)  # fmt: skip
-    print(f"wrote {train} and {val}")
+    print(f"wrote {train} and {val}; a filmstrip of the first clips: {train.parent / 'preview.png'}")
 
 
 if __name__ == "__main__":

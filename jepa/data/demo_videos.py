@@ -12,11 +12,13 @@ import json
 from pathlib import Path
 
 import numpy as np
+from PIL import Image
 from rich.progress import track
 
 DIRECTIONS = ((1, 0), (0, 1), (-1, 0), (0, -1))
 WORKSPACE = 512  # PushT's world is 512 x 512
 SETTINGS_FILE = "demo.json"
+PREVIEW_FILE = "preview.png"  # rows: clips of each direction (0 right, 1 down, 2 left, 3 up), frames in time order
 RENDER_VERSION = 2  # bumped whenever rendering changes, so that cached sets are made again
 
 
@@ -75,8 +77,9 @@ def make_demo_videos(
     seed: int = 0,
 ) -> tuple[Path, Path]:
     """Render ``num_train + num_val`` labelled clips under ``root/videos`` and write ``root/train.csv`` and
-    ``root/val.csv`` (official ``path label`` lists, paths relative to ``root``). Skipped when ``root`` already
-    holds a set made with the same settings. Returns the two list paths."""
+    ``root/val.csv`` (official ``path label`` lists, paths relative to ``root``) and ``root/preview.png`` (a
+    filmstrip of the first clips). Skipped when ``root`` already holds a set made with the same settings. Returns
+    the two list paths."""
     root = Path(root).expanduser()
     settings = {"version": RENDER_VERSION, "num_train": num_train, "num_val": num_val, "num_frames": num_frames,
                 "size": size, "fps": fps, "speed": speed, "seed": seed}  # fmt: skip
@@ -87,14 +90,20 @@ def make_demo_videos(
     (root / "videos").mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(seed)
     env = make_env(2 * size)
+    strips: list[np.ndarray] = []
     for split, count, list_path in (("train", num_train, lists[0]), ("val", num_val, lists[1])):
         lines = []
         for i in track(range(count), description=f"rendering PushT demo clips ({split})", transient=True):
             label = i % len(DIRECTIONS)
             name = f"videos/{split}_{i:04d}.mp4"
-            write_mp4(root / name, render_rollout(env, label, rng, num_frames, speed), fps)
+            frames = render_rollout(env, label, rng, num_frames, speed)
+            write_mp4(root / name, frames, fps)
             lines.append(f"{name} {label}")
+            if split == "train" and len(strips) < 2 * len(DIRECTIONS):
+                strips.append(np.concatenate(list(frames[:: max(1, num_frames // 6)]), axis=1))
         list_path.write_text("\n".join(lines) + "\n")
+    if strips:
+        Image.fromarray(np.concatenate(strips)).save(root / PREVIEW_FILE)
     env.close()
     marker.write_text(json.dumps(settings))
     return lists

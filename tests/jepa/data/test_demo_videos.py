@@ -16,3 +16,7 @@ def test_demo_set_is_an_official_list_of_pusht_clips(tmp_path):
     make_demo_videos(tmp_path / "demo", num_train=4, num_val=4, num_frames=6, size=32)
     assert train.stat().st_mtime_ns == stamp, "an existing set with the same settings is kept"
     assert len(read_sample_list(val)) == 4
+    from PIL import Image
+
+    preview = Image.open(tmp_path / "demo" / "preview.png")
+    assert preview.size == (32 * 6, 32 * 4), "one row per train clip, six frames each"
