@@ -11,11 +11,19 @@ from pathlib import Path
 from typing import Any
 
 COMMANDS = ("fit", "validate", "test")
+TOOLS = ("convert", "features")
 USAGE = """usage: jepa {{fit,validate,test}} [experiment=NAME] [KEY=VALUE ...]
+       jepa convert SOURCE OUT_DIR [--which encoder] [KEY=VALUE ...]
+       jepa features SOURCE INPUT... --out FILE.safetensors|FILE.npy [--batch-size N] [--num-frames N]
 
 Compose a run from configs/ (groups: model, data, mask, trainer; an experiment sets them all), validate it and
 run it with Lightning. Any key can be overridden, e.g. trainer.max_steps=200 data.root=DIR model.encoder.size=small.
 ckpt_path=FILE starts from a checkpoint; hydra.run.dir=DIR picks the run directory.
+
+convert writes model.safetensors + config.json from any pretrained source (official I-JEPA / V-JEPA / V-JEPA 2
+files, Hugging Face VJEPA2Model folders, our checkpoints, or an official name such as vjepa2_vit_large);
+KEY=VALUE sets what the weights cannot say (num_heads=16, img_size=256, num_frames=16). features writes pooled and
+per-token features of images or videos from such a source.
 
 experiments:
 {experiments}
@@ -177,6 +185,54 @@ def execute(command: str, run: Any, run_dir: Path) -> dict[str, Any]:
     return metrics
 
 
+def _overrides(pairs: Sequence[str]) -> dict[str, Any]:
+    """``KEY=VALUE`` arguments as constructor overrides (values parsed as YAML: numbers, booleans, lists)."""
+    import yaml
+
+    from jepa.errors import InputError
+
+    out = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep:
+            raise InputError(f"expected KEY=VALUE, got {pair!r}")
+        out[key] = yaml.safe_load(value)
+    return out
+
+
+def run_tool(command: str, args: Sequence[str]) -> None:
+    """``jepa convert`` and ``jepa features``: pretrained sources, no Hydra."""
+    import argparse
+
+    from encoders.pretrained import export_pretrained, load_pretrained
+
+    parser = argparse.ArgumentParser(prog=f"jepa {command}", description=usage())
+    parser.add_argument("source")
+    if command == "convert":
+        parser.add_argument("out_dir")
+    else:
+        parser.add_argument("inputs", nargs="+", type=Path)
+        parser.add_argument("--out", type=Path, required=True)
+        parser.add_argument("--batch-size", type=int, default=8)
+        parser.add_argument("--num-frames", type=int, default=None)
+        parser.add_argument("--frame-step", type=int, default=4)
+        parser.add_argument("--device", default="cpu")
+    parser.add_argument("--which", default="target_encoder", choices=("target_encoder", "encoder"))
+    parsed, rest = parser.parse_known_args(list(args))
+    overrides = _overrides(rest)
+    if command == "convert":
+        out = export_pretrained(parsed.source, parsed.out_dir, parsed.which, **overrides)
+        print(f"wrote {out / 'model.safetensors'} and {out / 'config.json'}")
+        return
+    from jepa.features import extract, save_features
+
+    encoder = load_pretrained(parsed.source, parsed.which, **overrides)
+    pooled, tokens = extract(encoder, parsed.inputs, parsed.batch_size, parsed.num_frames, parsed.frame_step,
+                             parsed.device)  # fmt: skip
+    written = save_features(parsed.out, [str(p) for p in parsed.inputs], pooled, tokens)
+    print(f"{len(parsed.inputs)} inputs, features {tuple(pooled.shape)} pooled: " + ", ".join(map(str, written)))
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``jepa`` console script; returns the exit status (2 for bad input)."""
     args = list(sys.argv[1:] if argv is None else argv)
@@ -184,8 +240,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(usage())
         return 0
     command, overrides = args[0], args[1:]
+    if command in TOOLS:
+        from jepa.errors import InputError
+
+        try:
+            run_tool(command, overrides)
+        except InputError as err:
+            print(f"jepa {command}: error: {err}", file=sys.stderr)
+            return 2
+        return 0
     if command not in COMMANDS:
-        print(f"jepa: unknown command {command!r}; choose one of {', '.join(COMMANDS)}\n\n{usage()}", file=sys.stderr)
+        choices = ", ".join(COMMANDS + TOOLS)
+        print(f"jepa: unknown command {command!r}; choose one of {choices}\n\n{usage()}", file=sys.stderr)
         return 2
     if "-h" in overrides or "--help" in overrides:
         print(usage())

@@ -71,6 +71,24 @@ class PyAVReader:
         return np.stack([frames[int(i)] for i in indices])
 
 
+class FallbackReader:
+    """decord, and PyAV for the frames decord fails on (decord rejects some frame sizes, e.g. 48 pixels wide)."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self._reader: VideoReader = DecordReader(path)
+        self.num_frames, self.fps = self._reader.num_frames, self._reader.fps
+
+    def get(self, indices: Sequence[int]) -> np.ndarray:
+        try:
+            return self._reader.get(indices)
+        except Exception:  # decord.DECORDError and friends
+            if isinstance(self._reader, PyAVReader):
+                raise
+            self._reader = PyAVReader(self.path)
+            return self._reader.get(indices)
+
+
 BACKENDS = {"decord": DecordReader, "pyav": PyAVReader}
 
 
@@ -80,8 +98,11 @@ def default_backend() -> str:
 
 
 def open_video(path: str, backend: str = "auto") -> VideoReader:
-    """Open ``path`` with ``backend`` (``auto``, ``decord`` or ``pyav``); decoding errors propagate."""
-    name = default_backend() if backend == "auto" else backend
+    """Open ``path`` with ``backend`` (``auto``: decord with PyAV as its fallback, or PyAV alone; ``decord``;
+    ``pyav``); decoding errors propagate."""
+    if backend == "auto":
+        return FallbackReader(path) if default_backend() == "decord" else PyAVReader(path)
+    name = backend
     if name not in BACKENDS:
         raise ValueError(f"unknown video backend {backend!r}; choose one of auto, {', '.join(BACKENDS)}")
     return BACKENDS[name](path)

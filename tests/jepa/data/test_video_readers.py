@@ -32,3 +32,14 @@ def test_backend_choice():
     assert default_backend() in ("decord", "pyav")
     with pytest.raises(ValueError, match="unknown video backend 'opencv'"):
         open_video("x.mp4", "opencv")
+
+
+def test_auto_backend_falls_back_to_pyav_where_decord_fails(tmp_path):
+    pytest.importorskip("decord")
+    from jepa.data.demo_videos import write_mp4
+
+    write_mp4(tmp_path / "w48.mp4", moving_square(num_frames=6, size=48), fps=10)
+    path = str(tmp_path / "w48.mp4")
+    with pytest.raises(Exception):  # decord cannot copy out 48-pixel-wide frames
+        open_video(path, "decord").get([0, 1])
+    assert np.array_equal(open_video(path, "auto").get([0, 5]), open_video(path, "pyav").get([0, 5]))

@@ -1,0 +1,172 @@
+"""``load_pretrained`` on every official layout in ``tests/fixtures/official``: format and architecture read from
+the file, strict loading, the official outputs reproduced, and our own export round-tripping."""
+
+import json
+import shutil
+
+import pytest
+import torch
+
+from encoders.pretrained import PretrainedError, export_pretrained, load_pretrained, read_checkpoint
+from predictors.pretrained import load_pretrained as load_predictor
+from tests.conftest import OFFICIAL, assert_official_close, load_official
+
+FILES = {"ijepa": "checkpoint.pth.tar", "vjepa": "checkpoint.pth.tar", "vjepa2": "checkpoint.pt"}
+FORMATS = {"ijepa": "ijepa", "vjepa": "vjepa", "vjepa2": "vjepa2"}
+
+
+def silent_facts(case: str) -> dict:
+    """What the weights cannot say for these tiny non-standard models: heads (and a RoPE model's input size)."""
+    kw = json.loads((OFFICIAL / case / "manifest.json").read_text())["encoder_kwargs"]
+    facts = {"num_heads": kw["num_heads"]}
+    if kw.get("use_rope"):
+        facts.update(img_size=kw["img_size"], num_frames=kw["num_frames"])
+    return facts
+
+
+@pytest.mark.parametrize("case", sorted(FILES))
+def test_official_encoders_reproduce_official_outputs(case):
+    manifest, io, _ = load_official(case)
+    path = OFFICIAL / case / FILES[case]
+    ckpt = read_checkpoint(path)
+    assert ckpt.format == FORMATS[case]
+    target = load_pretrained(path, **silent_facts(case))
+    kw = manifest["encoder_kwargs"]
+    assert (target.embed_dim, len(target.blocks), target.patch_size, target.use_rope) == (
+        kw["embed_dim"], kw["depth"], kw["patch_size"], kw.get("use_rope", False))  # fmt: skip
+    online = load_pretrained(path, which="encoder", **silent_facts(case))
+    with torch.no_grad():
+        assert_official_close(target(io["x"]), io["target_enc_out_full"])
+        assert_official_close(online(io["x"]), io["enc_out_full"])
+        assert_official_close(online(io["x"], masks=[io["ctx_index"]]), io["enc_out_ctx"])
+
+
+def test_sincos_grid_and_layout_are_read_from_the_table():
+    for case, video in (("ijepa", False), ("vjepa", True)):
+        kw = json.loads((OFFICIAL / case / "manifest.json").read_text())["encoder_kwargs"]
+        model = load_pretrained(OFFICIAL / case / FILES[case], num_heads=kw["num_heads"])
+        size = kw["img_size"][0] if isinstance(kw["img_size"], list) else kw["img_size"]
+        assert model.img_size == (size, size) and model.num_frames == (kw["num_frames"] if video else 1)
+    with pytest.raises(PretrainedError, match="contradicts .*img_size"):
+        load_pretrained(OFFICIAL / "vjepa" / FILES["vjepa"], num_heads=4, img_size=64)
+
+
+@pytest.mark.parametrize("case", sorted(FILES))
+def test_official_predictors_reproduce_official_outputs(case):
+    manifest, io, _ = load_official(case)
+    pred = load_predictor(OFFICIAL / case / FILES[case], encoder_overrides=silent_facts(case),
+                          num_heads=manifest["predictor_kwargs"]["num_heads"])  # fmt: skip
+    assert len(pred.mask_tokens) == manifest["predictor_kwargs"].get("num_mask_tokens", 1)
+    with torch.no_grad():
+        if case == "ijepa":
+            assert_official_close(pred(io["enc_out_ctx"], [io["ctx_index"]], list(io["tgt_index"])), io["pred_out"])
+            return
+        assert_official_close(pred(io["enc_out_ctx"], io["ctx_index"], io["tgt_index"], 0), io["pred_out"])
+        assert_official_close(pred(io["enc_out_ctx_1"], io["ctx_index_1"], io["tgt_index_1"], 1), io["pred_out_1"])
+
+
+def test_hugging_face_vjepa2_folder():
+    folder = OFFICIAL / "vjepa2_hf"
+    io = torch.load(folder / "io.pt", map_location="cpu", weights_only=True)
+    ckpt = read_checkpoint(folder)
+    assert ckpt.format == "huggingface_vjepa2"
+    encoder, predictor = load_pretrained(folder), load_predictor(folder)  # heads and sizes from config.json
+    x = io["pixel_values_videos"].permute(0, 2, 1, 3, 4)  # HF [B, T, C, H, W] -> ours [B, C, T, H, W]
+    with torch.no_grad():
+        full = encoder(x)
+        assert_official_close(full, io["last_hidden_state"])
+        ctx = torch.gather(full, 1, io["ctx_index"].unsqueeze(-1).expand(-1, -1, full.shape[-1]))
+        assert_official_close(predictor(ctx, io["ctx_index"], io["tgt_index"], mask_index=1), io["predictor_out"])
+
+
+def corrupt(tmp_path, edit):
+    """A copy of the V-JEPA 2 fixture with ``edit`` applied to its target encoder state dict."""
+    raw = torch.load(OFFICIAL / "vjepa2" / FILES["vjepa2"], map_location="cpu", weights_only=True)
+    edit(raw["target_encoder"])
+    path = tmp_path / "edited.pt"
+    torch.save(raw, path)
+    return path
+
+
+@pytest.mark.parametrize("edit, message", [
+    (lambda s: s.pop("module.backbone.blocks.1.mlp.fc2.bias"), r"missing keys: blocks\.1\.mlp\.fc2\.bias"),
+    (lambda s: s.update({"module.backbone.extra.weight": torch.zeros(2)}), r"unexpected keys: extra\.weight"),
+    (lambda s: s.update({"module.backbone.norm.weight": torch.zeros(7)}),
+     r"shape mismatches \(file vs model\): norm\.weight \(7,\) vs \(48,\)"),
+])  # fmt: skip
+def test_strict_loading_names_the_keys_and_the_assumed_architecture(tmp_path, edit, message):
+    path = corrupt(tmp_path, edit)
+    with pytest.raises(PretrainedError, match=message) as err:
+        load_pretrained(path, **silent_facts("vjepa2"))
+    assert "edited.pt (vjepa2) does not fit the assumed VisionTransformer(" in str(err.value)
+    assert "embed_dim=48" in str(err.value) and "use_rope=True" in str(err.value)
+
+
+def test_overrides_win_where_weights_are_silent_and_fail_where_they_contradict():
+    path = OFFICIAL / "vjepa2" / FILES["vjepa2"]
+    with pytest.raises(PretrainedError, match="number of heads cannot be read from the weights: pass num_heads"):
+        load_pretrained(path)
+    with pytest.raises(PretrainedError, match="override embed_dim=64 contradicts .*embed_dim=48"):
+        load_pretrained(path, embed_dim=64, **silent_facts("vjepa2"))
+    assert load_pretrained(path, **{**silent_facts("vjepa2"), "num_heads": 4}).num_heads == 4
+    with pytest.raises(PretrainedError, match="which='predictor'"):
+        load_pretrained(path, which="predictor", **silent_facts("vjepa2"))
+
+
+def test_unreadable_and_unknown_sources_are_clear_errors(tmp_path):
+    with pytest.raises(PretrainedError, match="no such file or folder"):
+        load_pretrained(tmp_path / "nope.pt")
+    torch.save({"weights": torch.zeros(1)}, tmp_path / "other.pt")
+    with pytest.raises(PretrainedError, match="not a checkpoint layout we know"):
+        load_pretrained(tmp_path / "other.pt")
+    (tmp_path / "code.pt").write_bytes(b"\x80\x04garbage")
+    with pytest.raises(PretrainedError, match="cannot be read as a weights-only checkpoint"):
+        load_pretrained(tmp_path / "code.pt")
+
+
+@pytest.mark.parametrize("case", sorted(FILES))
+def test_export_round_trips_to_identical_outputs(tmp_path, case):
+    _, io, _ = load_official(case)
+    source = OFFICIAL / case / FILES[case]
+    out = export_pretrained(source, tmp_path / "export", **silent_facts(case))
+    assert read_checkpoint(out).format == "jepa-toolkit"
+    original, reloaded = load_pretrained(source, **silent_facts(case)), load_pretrained(out)
+    heads = read_checkpoint(out).predictor_hints["num_heads"]
+    pred_a, pred_b = load_predictor(source, silent_facts(case), num_heads=heads), load_predictor(out)
+    tgt = list(io["tgt_index"]) if case == "ijepa" else io["tgt_index"]
+    with torch.no_grad():
+        assert torch.equal(original(io["x"]), reloaded(io["x"]))
+        assert torch.equal(
+            pred_a(io["enc_out_ctx"], io["ctx_index"], tgt), pred_b(io["enc_out_ctx"], io["ctx_index"], tgt)
+        )
+
+
+def test_our_lightning_checkpoint_loads(tmp_path):
+    from jepa.cli import main
+
+    run = tmp_path / "run"
+    args = ["fit", "experiment=ijepa/quickstart", "model.encoder.embed_dim=32", "model.encoder.depth=1",
+            "model.encoder.num_heads=2", "model.predictor.embed_dim=16", "model.predictor.depth=1",
+            "data.batch_size=8", "data.num_workers=0", "trainer.max_steps=2", "final_probe=false",
+            "trainer.enable_progress_bar=false", f"hydra.run.dir={run}"]  # fmt: skip
+    assert main(args) == 0
+    encoder = load_pretrained(run / "last.ckpt")
+    state = torch.load(run / "last.ckpt", map_location="cpu", weights_only=True)["state_dict"]
+    torch.testing.assert_close(encoder.blocks[0].attn.qkv.weight, state["target_encoder.blocks.0.attn.qkv.weight"])
+    assert encoder.num_heads == 2 and encoder.use_rope and read_checkpoint(run / "last.ckpt").format == "lightning"
+    shutil.rmtree(run)
+
+
+def test_official_names_resolve_through_the_hub_cache(tmp_path, monkeypatch):
+    from encoders.pretrained import OFFICIAL_MODELS
+
+    monkeypatch.setattr(torch.hub, "get_dir", lambda: str(tmp_path))
+    monkeypatch.setattr(torch.hub, "download_url_to_file", lambda *a, **k: (_ for _ in ()).throw(OSError("offline")))
+    assert OFFICIAL_MODELS["vjepa2_vit_large"].url.endswith("/vjepa2/vitl.pt")
+    with pytest.raises(PretrainedError, match=r"vjepa2_vit_large: .*vitl.pt is not cached .*\(OSError: offline\)"):
+        load_pretrained("vjepa2_vit_large")
+    with pytest.raises(PretrainedError, match="unknown model name 'vjepa3'"):
+        read_checkpoint("vjepa3")
+    # a cached file is used as it is (the failed download left the cache folder)
+    shutil.copy(OFFICIAL / "vjepa2" / FILES["vjepa2"], tmp_path / "checkpoints" / "vitl.pt")
+    assert read_checkpoint("vjepa2_vit_large").format == "vjepa2"
