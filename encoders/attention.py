@@ -129,9 +129,19 @@ class Attention(nn.Module):
         self.qkv = nn.Linear(dim, 3 * dim, bias=qkv_bias)
         self.proj = nn.Linear(dim, dim)
 
-    def forward(self, x: Tensor, seqs: SeqLens, rope: tuple[Tensor, Tensor] | None = None) -> Tensor:
+    def forward(
+        self, x: Tensor, seqs: SeqLens, rope: tuple[Tensor, Tensor] | None = None, attn_mask: Tensor | None = None
+    ) -> Tensor:
+        """Attention within each packed sequence; ``attn_mask [N, N]`` (boolean, ``True`` = may attend) further
+        restricts it, for sequences all of length ``N`` (e.g. block-causal over frames)."""
         q, k, v = self.qkv(x).unflatten(-1, (3, self.num_heads, self.head_dim)).unbind(1)
         if rope is not None:
             q, k = apply_rotary(q, *rope), apply_rotary(k, *rope)
-        out = packed_attention(q, k, v, seqs, self.backend)
+        if attn_mask is None:
+            out = packed_attention(q, k, v, seqs, self.backend)
+        else:
+            if len(set(seqs.lengths)) != 1 or seqs.max_len != attn_mask.shape[-1]:
+                raise ValueError(f"an attention mask of {attn_mask.shape[-1]} tokens needs sequences of that length")
+            q, k, v = (t.unflatten(0, (len(seqs.lengths), seqs.max_len)).transpose(1, 2) for t in (q, k, v))
+            out = F.scaled_dot_product_attention(q, k, v, attn_mask=attn_mask).transpose(1, 2).flatten(0, 1)
         return self.proj(out.flatten(1))

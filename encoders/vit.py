@@ -71,8 +71,10 @@ class Block(nn.Module):
         self.mlp = Mlp(dim, hidden_features=int(dim * mlp_ratio), act_layer=nn.GELU)
         self.drop_path = PackedDropPath(drop_path)
 
-    def forward(self, x: Tensor, seqs: SeqLens, rope: tuple[Tensor, Tensor] | None = None) -> Tensor:
-        x = x + self.drop_path(self.attn(self.norm1(x), seqs, rope), seqs)
+    def forward(
+        self, x: Tensor, seqs: SeqLens, rope: tuple[Tensor, Tensor] | None = None, attn_mask: Tensor | None = None
+    ) -> Tensor:
+        x = x + self.drop_path(self.attn(self.norm1(x), seqs, rope, attn_mask), seqs)
         return x + self.drop_path(self.mlp(self.norm2(x)), seqs)
 
 
@@ -99,13 +101,14 @@ def run_blocks(
     seqs: SeqLens,
     rope: tuple[Tensor, Tensor] | None = None,
     grad_checkpointing: bool = False,
+    attn_mask: Tensor | None = None,
 ) -> Tensor:
     """Apply ``blocks`` to packed tokens, recomputing activations in backward when ``grad_checkpointing``."""
     for block in blocks:
         if grad_checkpointing and block.training and torch.is_grad_enabled():
-            x = checkpoint(block, x, seqs, rope, use_reentrant=False)
+            x = checkpoint(block, x, seqs, rope, attn_mask, use_reentrant=False)
         else:
-            x = block(x, seqs, rope)
+            x = block(x, seqs, rope, attn_mask)
     return x
 
 

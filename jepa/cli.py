@@ -22,8 +22,8 @@ ckpt_path=FILE starts from a checkpoint; hydra.run.dir=DIR picks the run directo
 
 convert writes model.safetensors + config.json from any pretrained source (official I-JEPA / V-JEPA / V-JEPA 2
 files, Hugging Face VJEPA2Model folders, our checkpoints, or an official name such as vjepa2_vit_large);
-KEY=VALUE sets what the weights cannot say (num_heads=16, img_size=256, num_frames=16). features writes pooled and
-per-token features of images or videos from such a source.
+KEY=VALUE sets what the weights cannot say (num_heads=16, img_size=256, num_frames=16; predictor.num_heads=12 for
+the predictor). features writes pooled and per-token features of images or videos from such a source.
 
 experiments:
 {experiments}
@@ -204,7 +204,8 @@ def run_tool(command: str, args: Sequence[str]) -> None:
     """``jepa convert`` and ``jepa features``: pretrained sources, no Hydra."""
     import argparse
 
-    from encoders.pretrained import export_pretrained, load_pretrained
+    from encoders.pretrained import load_pretrained
+    from jepa.convert import export_pretrained
 
     parser = argparse.ArgumentParser(prog=f"jepa {command}", description=usage())
     parser.add_argument("source")
@@ -221,7 +222,8 @@ def run_tool(command: str, args: Sequence[str]) -> None:
     parsed, rest = parser.parse_known_args(list(args))
     overrides = _overrides(rest)
     if command == "convert":
-        out = export_pretrained(parsed.source, parsed.out_dir, parsed.which, **overrides)
+        predictor = {k[len("predictor.") :]: overrides.pop(k) for k in list(overrides) if k.startswith("predictor.")}
+        out = export_pretrained(parsed.source, parsed.out_dir, parsed.which, predictor, **overrides)
         print(f"wrote {out / 'model.safetensors'} and {out / 'config.json'}")
         return
     from jepa.features import extract, save_features

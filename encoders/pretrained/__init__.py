@@ -12,9 +12,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from torch import nn
-
-from encoders.pretrained.architecture import encoder_kwargs, load_strict, predictor_kwargs
+from encoders.pretrained.architecture import encoder_kwargs, load_strict
 from encoders.pretrained.checkpoint import Checkpoint, PretrainedError, load_tensors
 from encoders.pretrained.huggingface import read_huggingface
 from encoders.pretrained.official import is_official, read_official
@@ -70,30 +68,3 @@ def load_pretrained(source: str | Path, which: str = "target_encoder", **overrid
     model = VisionTransformer(**kwargs)
     load_strict(model, ckpt.encoder, ckpt, kwargs)
     return model.eval()
-
-
-def export_pretrained(source: str | Path, out_dir: str | Path, which: str = "target_encoder",
-                      **overrides: Any) -> Path:  # fmt: skip
-    """Write ``model.safetensors`` (``encoder.*``, and ``predictor.*`` when the source has a mask-token predictor)
-    and ``config.json`` (their constructor arguments) to ``out_dir``, which :func:`load_pretrained` reads back."""
-    from safetensors.torch import save_file
-
-    from predictors.mask_token import MaskTokenPredictor
-
-    ckpt = read_checkpoint(source, which)
-    enc_kwargs = encoder_kwargs(ckpt, overrides)
-    modules: dict[str, tuple[nn.Module, dict[str, Any]]] = {"encoder": (VisionTransformer(**enc_kwargs), enc_kwargs)}
-    if ckpt.predictor is not None and "predictor_embed.weight" in ckpt.predictor:
-        pred_kwargs = predictor_kwargs(ckpt, {}, enc_kwargs)
-        modules["predictor"] = (MaskTokenPredictor(**pred_kwargs), pred_kwargs)
-    tensors = {}
-    for name, (module, kwargs) in modules.items():
-        load_strict(module, getattr(ckpt, name), ckpt, kwargs)
-        tensors.update({f"{name}.{k}": v.contiguous() for k, v in module.state_dict().items()})
-    out = Path(out_dir).expanduser()
-    out.mkdir(parents=True, exist_ok=True)
-    save_file(tensors, str(out / "model.safetensors"))
-    config = {"format": EXPORT_FORMAT, "version": 1, "source": str(source), "source_format": ckpt.format,
-              **{name: kwargs for name, (_, kwargs) in modules.items()}}  # fmt: skip
-    (out / "config.json").write_text(json.dumps(config, indent=2, default=list) + "\n")
-    return out

@@ -122,6 +122,33 @@ def predictor_kwargs(ckpt: Checkpoint, overrides: dict[str, Any], encoder: dict[
     return _merge(read, {**grid, **hints}, overrides, ckpt.source)
 
 
+def is_action_conditioned(state: dict[str, Tensor]) -> bool:
+    """A V-JEPA 2-AC predictor state dict (action and state encoders) rather than a mask-token predictor."""
+    return "action_encoder.weight" in state
+
+
+def action_conditioned_kwargs(ckpt: Checkpoint, overrides: dict[str, Any], encoder: dict[str, Any]) -> dict[str, Any]:
+    """``ActionConditionedPredictor`` arguments for ``ckpt.predictor`` on the frame grid of ``encoder``."""
+    state = ckpt.predictor or {}
+    embed = state["predictor_embed.weight"]
+    width = embed.shape[0]
+    read: dict[str, Any] = {
+        "embed_dim": embed.shape[1], "predictor_embed_dim": width, "depth": _depth(state, "predictor_blocks."),
+        "action_embed_dim": state["action_encoder.weight"].shape[1],
+        "mlp_ratio": state["predictor_blocks.0.mlp.fc1.weight"].shape[0] / width,
+        "qkv_bias": "predictor_blocks.0.attn.qkv.bias" in state,
+    }  # fmt: skip
+    hints = {"img_size": encoder["img_size"], "patch_size": encoder["patch_size"], "rope_tiled_freqs": True}
+    hints.update({k: v for k, v in ckpt.predictor_hints.items() if k in ("num_heads", "use_extrinsics")})
+    if width == 1024 and "num_heads" not in hints:
+        hints["num_heads"] = 16  # the released V-JEPA 2-AC predictor
+    kwargs = _merge(read, hints, overrides, ckpt.source)
+    if "num_heads" not in kwargs:
+        raise PretrainedError(f"{ckpt.source}: an action-conditioned predictor {width} wide is no official size, so "
+                              "the number of heads cannot be read from the weights: pass num_heads=...")  # fmt: skip
+    return kwargs
+
+
 def load_strict(module: nn.Module, state: dict[str, Tensor], ckpt: Checkpoint, kwargs: dict[str, Any]) -> None:
     """Load ``state`` into ``module`` or raise one error naming every missing, unexpected and misshapen key and the
     architecture that was assumed."""

@@ -9,8 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from torch import Tensor
-
+from encoders.pretrained.architecture import is_action_conditioned
 from encoders.pretrained.checkpoint import Checkpoint, PretrainedError, common_prefix, strip
 
 PREFIXES = ("module.backbone.", "module.", "backbone.")
@@ -38,7 +37,7 @@ def read_official(raw: dict[str, Any], source: str, which: str) -> Checkpoint:
     if not video:
         fmt = "ijepa"
     elif rope:
-        fmt = "vjepa2_ac" if predictor is not None and _is_action_conditioned(predictor) else "vjepa2"
+        fmt = "vjepa2_ac" if predictor is not None and is_action_conditioned(predictor) else "vjepa2"
     else:
         fmt = "vjepa"
     if predictor is not None and "mask_token" in predictor:  # I-JEPA's single token
@@ -47,7 +46,3 @@ def read_official(raw: dict[str, Any], source: str, which: str) -> Checkpoint:
     if rope:
         hints.update(rope_tiled_freqs=True, img_size=256, num_frames=64)  # V-JEPA 2 as released
     return Checkpoint(source, fmt, encoder, predictor, hints, {"use_rope": rope, "rope_tiled_freqs": rope})
-
-
-def _is_action_conditioned(predictor: dict[str, Tensor]) -> bool:
-    return any(k.startswith(("action_encoder", "state_encoder")) for k in predictor)

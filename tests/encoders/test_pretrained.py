@@ -7,7 +7,8 @@ import shutil
 import pytest
 import torch
 
-from encoders.pretrained import PretrainedError, export_pretrained, load_pretrained, read_checkpoint
+from encoders.pretrained import PretrainedError, load_pretrained, read_checkpoint
+from jepa.convert import export_pretrained
 from predictors.pretrained import load_pretrained as load_predictor
 from tests.conftest import OFFICIAL, assert_official_close, load_official
 
@@ -124,6 +125,23 @@ def test_unreadable_and_unknown_sources_are_clear_errors(tmp_path):
         load_pretrained(tmp_path / "code.pt")
 
 
+def test_export_round_trips_the_action_conditioned_predictor(tmp_path):
+    manifest, io, _ = load_official("vjepa2_ac")
+    kw = manifest["encoder_kwargs"]
+    facts = {"num_heads": kw["num_heads"], "img_size": kw["img_size"], "num_frames": kw["num_frames"]}
+    source = OFFICIAL / "vjepa2_ac" / "checkpoint.pt"
+    with pytest.raises(PretrainedError, match="pass num_heads"):
+        export_pretrained(source, tmp_path / "x", **facts)  # the predictor's heads are not in the weights
+    ckpt_heads = {"num_heads": manifest["predictor_kwargs"]["num_heads"]}
+    out = export_pretrained(source, tmp_path / "ac", predictor_overrides=ckpt_heads, **facts)
+    a = load_predictor(source, encoder_overrides=facts, **ckpt_heads)
+    b = load_predictor(out)
+    with torch.no_grad():
+        assert torch.equal(
+            a(io["ac_tokens"], io["actions"], io["states"]), b(io["ac_tokens"], io["actions"], io["states"])
+        )
+
+
 @pytest.mark.parametrize("case", sorted(FILES))
 def test_export_round_trips_to_identical_outputs(tmp_path, case):
     _, io, _ = load_official(case)
@@ -170,3 +188,46 @@ def test_official_names_resolve_through_the_hub_cache(tmp_path, monkeypatch):
     # a cached file is used as it is (the failed download left the cache folder)
     shutil.copy(OFFICIAL / "vjepa2" / FILES["vjepa2"], tmp_path / "checkpoints" / "vitl.pt")
     assert read_checkpoint("vjepa2_vit_large").format == "vjepa2"
+
+
+def test_vjepa2_ac_encoder_and_action_conditioned_predictor():
+    from predictors.action_conditioned import ActionConditionedPredictor
+
+    manifest, io, _ = load_official("vjepa2_ac")
+    path = OFFICIAL / "vjepa2_ac" / "checkpoint.pt"
+    assert read_checkpoint(path).format == "vjepa2_ac"
+    kw = manifest["encoder_kwargs"]
+    facts = {"num_heads": kw["num_heads"], "img_size": kw["img_size"], "num_frames": kw["num_frames"]}
+    encoder = load_pretrained(path, **facts)
+    predictor = load_predictor(path, encoder_overrides=facts, num_heads=manifest["predictor_kwargs"]["num_heads"])
+    assert isinstance(predictor, ActionConditionedPredictor)
+    x = io["x"]  # [B, 3, T, H, W]: each frame duplicated into a 2-frame tubelet and encoded on its own
+    b, _, t, h, w = x.shape
+    frames = x.permute(0, 2, 1, 3, 4).reshape(b * t, 3, 1, h, w).expand(-1, -1, 2, -1, -1)
+    with torch.no_grad():
+        tokens = encoder(frames).view(b, -1, encoder.embed_dim)
+        assert_official_close(tokens, io["enc_tokens"])
+        assert_official_close(predictor(io["ac_tokens"], io["actions"], io["states"]), io["ac_pred_out"])
+        per_frame = tokens.shape[1] // t
+        prefix = predictor(io["ac_tokens"][:, :-per_frame], io["actions"][:, :-1], io["states"][:, :-1])
+        assert_official_close(prefix, io["ac_pred_out_prefix"])
+    with pytest.raises(PretrainedError, match="action-conditioned predictor 48 wide is no official size"):
+        load_predictor(path, encoder_overrides=facts)
+
+
+def test_action_conditioned_predictor_is_block_causal():
+    from predictors.action_conditioned import ActionConditionedPredictor
+
+    model = ActionConditionedPredictor(img_size=16, patch_size=8, embed_dim=8, predictor_embed_dim=16, depth=2,
+                                       num_heads=2).eval()  # fmt: skip
+    tokens, actions, states = torch.randn(1, 12, 8), torch.randn(1, 3, 7), torch.randn(1, 3, 7)
+    later = tokens.clone()
+    later[:, 8:] += 1.0  # change only the last frame
+    actions2 = actions.clone()
+    actions2[:, 2] += 1.0
+    with torch.no_grad():
+        base = model(tokens, actions, states)
+        torch.testing.assert_close(model(later, actions2, states)[:, :8], base[:, :8])
+        assert not torch.allclose(model(later, actions, states)[:, 8:], base[:, 8:])
+    with pytest.raises(ValueError, match="not whole frames"):
+        model(torch.randn(1, 10, 8), actions, states)

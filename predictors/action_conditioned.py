@@ -1,0 +1,100 @@
+"""The V-JEPA 2-AC world model: predicts next-frame encoder tokens from past frame tokens, actions and states.
+
+Each frame's tokens are preceded by an action token and a state token (and an extrinsics token when used); the
+sequence is ``[a_0, s_0, frame_0, a_1, s_1, frame_1, ...]`` and attention is block-causal over frames: a token sees
+every token of its own and earlier frames. 3-D RoPE gives frame tokens their (frame, row, column); conditioning
+tokens are rotated only in the time slice, by their frame index. Parameter names follow the official release.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+from torch import Tensor, nn
+
+from encoders.packing import SeqLens
+from encoders.positions import RotaryEmbedding3D
+from encoders.vit import init_vit_weights, make_blocks, run_blocks
+
+
+class ActionConditionedPredictor(nn.Module):
+    """Block-causal predictor over ``T`` frames of ``(img_size / patch_size)²`` tokens with per-frame actions and
+    states (V-JEPA 2-AC; official defaults: ViT-g tokens in, 1024 wide, 24 deep, 16 heads, 7-D actions)."""
+
+    def __init__(
+        self,
+        img_size: int | Sequence[int] = 256,
+        patch_size: int = 16,
+        embed_dim: int = 1408,
+        predictor_embed_dim: int = 1024,
+        action_embed_dim: int = 7,
+        depth: int = 24,
+        num_heads: int = 16,
+        mlp_ratio: float = 4.0,
+        qkv_bias: bool = True,
+        norm_eps: float = 1e-6,
+        use_extrinsics: bool = False,
+        rope_tiled_freqs: bool = True,
+        attn_backend: str = "auto",
+        grad_checkpointing: bool = False,
+        init_std: float = 0.02,
+    ) -> None:
+        super().__init__()
+        size = (img_size, img_size) if isinstance(img_size, int) else tuple(img_size)
+        self.grid = (size[0] // patch_size, size[1] // patch_size)
+        self.embed_dim, self.use_extrinsics = embed_dim, use_extrinsics
+        self.predictor_embed = nn.Linear(embed_dim, predictor_embed_dim)
+        self.action_encoder = nn.Linear(action_embed_dim, predictor_embed_dim)
+        self.state_encoder = nn.Linear(action_embed_dim, predictor_embed_dim)
+        self.extrinsics_encoder = nn.Linear(action_embed_dim - 1, predictor_embed_dim)  # in the official state dict
+        self.rope = RotaryEmbedding3D(predictor_embed_dim // num_heads, tiled_freqs=rope_tiled_freqs)
+        self.predictor_blocks = make_blocks(
+            predictor_embed_dim, depth, num_heads, mlp_ratio, qkv_bias, 0.0, norm_eps, attn_backend
+        )
+        self.grad_checkpointing = grad_checkpointing
+        self.predictor_norm = nn.LayerNorm(predictor_embed_dim, eps=norm_eps)
+        self.predictor_proj = nn.Linear(predictor_embed_dim, embed_dim)
+        init_vit_weights(self, self.predictor_blocks, init_std)
+
+    @property
+    def num_cond_tokens(self) -> int:
+        return 3 if self.use_extrinsics else 2
+
+    def layout(self, num_frames: int, device: torch.device) -> tuple[Tensor, Tensor]:
+        """Positions ``[S, 3]`` of one sequence's tokens and its block-causal mask ``[S, S]``."""
+        h, w = self.grid
+        per_frame = self.num_cond_tokens + h * w
+        frame = torch.arange(num_frames, device=device).repeat_interleave(per_frame)
+        slot = torch.arange(per_frame, device=device).repeat(num_frames) - self.num_cond_tokens
+        cell = slot.clamp(min=0)
+        is_frame_token = slot >= 0
+        positions = torch.stack([frame, (cell // w) * is_frame_token, (cell % w) * is_frame_token], dim=-1)
+        return positions, frame[:, None] >= frame[None, :]
+
+    def forward(self, tokens: Tensor, actions: Tensor, states: Tensor, extrinsics: Tensor | None = None) -> Tensor:
+        """``tokens [B, T * H' * W', embed_dim]`` (layer-normed encoder tokens of ``T`` frames), ``actions`` and
+        ``states [B, T, action_dim]`` → predicted tokens ``[B, T * H' * W', embed_dim]`` (frame ``t``'s output is the
+        prediction of frame ``t + 1``)."""
+        batch, n, _ = tokens.shape
+        cells = self.grid[0] * self.grid[1]
+        if n % cells or actions.shape[:2] != (batch, n // cells) or states.shape[:2] != (batch, n // cells):
+            raise ValueError(
+                f"{n} tokens are not whole frames of {self.grid[0]}x{self.grid[1]}, or actions "
+                f"{tuple(actions.shape)} / states {tuple(states.shape)} do not give one per frame"
+            )
+        frames = n // cells
+        x = self.predictor_embed(tokens).view(batch, frames, cells, -1)
+        cond = [self.action_encoder(actions), self.state_encoder(states)]
+        if self.use_extrinsics:
+            if extrinsics is None:
+                raise ValueError("use_extrinsics=True needs extrinsics [B, T, action_dim - 1]")
+            cond.append(self.extrinsics_encoder(extrinsics))
+        x = torch.cat([c.unsqueeze(2) for c in cond] + [x], dim=2).flatten(0, 2)  # packed [B * S, D]
+        positions, mask = self.layout(frames, tokens.device)
+        seq_len = positions.shape[0]
+        rope = self.rope.cos_sin(positions.repeat(batch, 1))
+        seqs = SeqLens.from_lengths([seq_len] * batch, tokens.device)
+        x = run_blocks(self.predictor_blocks, x, seqs, rope, self.grad_checkpointing, attn_mask=mask)
+        x = x.view(batch, frames, self.num_cond_tokens + cells, -1)[:, :, self.num_cond_tokens :].flatten(1, 2)
+        return self.predictor_proj(self.predictor_norm(x))
