@@ -1,8 +1,14 @@
-"""Heads that map frozen features to labels."""
+"""Heads that map frozen features to labels: a linear head on pooled features and the attentive probe."""
 
 from __future__ import annotations
 
+import torch
+import torch.nn.functional as F
+from timm.layers import Mlp
 from torch import Tensor, nn
+
+from encoders.packing import SeqLens
+from encoders.vit import make_blocks, run_blocks
 
 
 class LinearHead(nn.Module):
@@ -15,3 +21,68 @@ class LinearHead(nn.Module):
 
     def forward(self, features: Tensor) -> Tensor:
         return self.linear(self.norm(features))
+
+
+class CrossAttention(nn.Module):
+    """Queries attend to tokens; no output projection (as in the official attentive probe)."""
+
+    def __init__(self, dim: int, num_heads: int, qkv_bias: bool = True) -> None:
+        super().__init__()
+        self.num_heads = num_heads
+        self.q = nn.Linear(dim, dim, bias=qkv_bias)
+        self.kv = nn.Linear(dim, 2 * dim, bias=qkv_bias)
+
+    def forward(self, queries: Tensor, tokens: Tensor) -> Tensor:
+        q = self.q(queries).unflatten(-1, (self.num_heads, -1)).transpose(1, 2)
+        k, v = self.kv(tokens).unflatten(-1, (2, self.num_heads, -1)).permute(2, 0, 3, 1, 4)
+        return F.scaled_dot_product_attention(q, k, v).transpose(1, 2).flatten(2)
+
+
+class CrossAttentionBlock(nn.Module):
+    """``q + xattn(q, norm1(tokens))``, then ``+ mlp(norm2(q))``: the queries themselves are not normalised."""
+
+    def __init__(self, dim: int, num_heads: int, mlp_ratio: float = 4.0, qkv_bias: bool = True,
+                 norm_eps: float = 1e-5) -> None:  # fmt: skip
+        super().__init__()
+        self.norm1 = nn.LayerNorm(dim, eps=norm_eps)
+        self.xattn = CrossAttention(dim, num_heads, qkv_bias)
+        self.norm2 = nn.LayerNorm(dim, eps=norm_eps)
+        self.mlp = Mlp(dim, hidden_features=int(dim * mlp_ratio), act_layer=nn.GELU)
+
+    def forward(self, queries: Tensor, tokens: Tensor) -> Tensor:
+        queries = queries + self.xattn(queries, self.norm1(tokens))
+        return queries + self.mlp(self.norm2(queries))
+
+
+class AttentivePooler(nn.Module):
+    """``depth - 1`` self-attention blocks over the tokens, then learnt queries cross-attend to them (V-JEPA's
+    attentive probe; LayerNorm eps 1e-5 as in the official probe)."""
+
+    def __init__(self, embed_dim: int, num_heads: int, depth: int = 1, num_queries: int = 1, mlp_ratio: float = 4.0,
+                 qkv_bias: bool = True, norm_eps: float = 1e-5) -> None:  # fmt: skip
+        super().__init__()
+        self.query_tokens = nn.Parameter(torch.zeros(1, num_queries, embed_dim))
+        self.blocks = make_blocks(embed_dim, depth - 1, num_heads, mlp_ratio, qkv_bias, 0.0, norm_eps, "sdpa")
+        self.cross_attention_block = CrossAttentionBlock(embed_dim, num_heads, mlp_ratio, qkv_bias, norm_eps)
+        nn.init.trunc_normal_(self.query_tokens, std=0.02)
+
+    def forward(self, tokens: Tensor) -> Tensor:
+        """``tokens [B, N, D]`` → pooled ``[B, num_queries, D]``."""
+        batch, n, _ = tokens.shape
+        if len(self.blocks):
+            seqs = SeqLens.from_lengths([n] * batch, tokens.device)
+            tokens = run_blocks(self.blocks, tokens.flatten(0, 1), seqs).view(batch, n, -1)
+        return self.cross_attention_block(self.query_tokens.expand(batch, -1, -1), tokens)
+
+
+class AttentiveClassifier(nn.Module):
+    """An attentive pooler with one query and a linear classifier on top (the official V-JEPA / V-JEPA 2 probe)."""
+
+    def __init__(self, embed_dim: int, num_heads: int, depth: int = 1, num_classes: int = 1000, mlp_ratio: float = 4.0,
+                 qkv_bias: bool = True) -> None:  # fmt: skip
+        super().__init__()
+        self.pooler = AttentivePooler(embed_dim, num_heads, depth, 1, mlp_ratio, qkv_bias)
+        self.linear = nn.Linear(embed_dim, num_classes)
+
+    def forward(self, tokens: Tensor) -> Tensor:
+        return self.linear(self.pooler(tokens).squeeze(1))
