@@ -1,5 +1,7 @@
-"""Hugging Face ``VJEPA2Model`` folders (``config.json`` + ``model.safetensors``), mapped to our names: separate
-query/key/value become one ``qkv``, the stacked ``mask_tokens [n, 1, 1, D]`` become ``mask_tokens.i``."""
+"""Hugging Face folders (``config.json`` + ``model.safetensors``) mapped to our names. ``VJEPA2Model``: separate
+query/key/value become one ``qkv``, the stacked ``mask_tokens [n, 1, 1, D]`` become ``mask_tokens.i``.
+``IJepaModel`` (ViT naming: ``attention.attention.query``, ``intermediate.dense``, ``layernorm_before``, ...): the
+same, with its ``position_embeddings`` as our ``pos_embed``."""
 
 from __future__ import annotations
 
@@ -11,6 +13,17 @@ from torch import Tensor
 
 from encoders.pretrained.checkpoint import Checkpoint, PretrainedError
 
+IJEPA_RENAMES = (
+    (r"^embeddings\.patch_embeddings\.projection\.", "patch_embed.proj."),
+    (r"^embeddings\.position_embeddings$", "pos_embed"),
+    (r"^encoder\.layer\.(\d+)\.attention\.attention\.(query|key|value)\.", r"blocks.\1.attention.\2."),
+    (r"^encoder\.layer\.(\d+)\.attention\.output\.dense\.", r"blocks.\1.attn.proj."),
+    (r"^encoder\.layer\.(\d+)\.intermediate\.dense\.", r"blocks.\1.mlp.fc1."),
+    (r"^encoder\.layer\.(\d+)\.output\.dense\.", r"blocks.\1.mlp.fc2."),
+    (r"^encoder\.layer\.(\d+)\.layernorm_before\.", r"blocks.\1.norm1."),
+    (r"^encoder\.layer\.(\d+)\.layernorm_after\.", r"blocks.\1.norm2."),
+    (r"^layernorm\.", "norm."),
+)
 RENAMES = (
     (r"^embeddings\.patch_embeddings\.proj\.", "patch_embed.proj."),
     (r"^embeddings\.predictor_embeddings\.", "predictor_embed."),
@@ -20,13 +33,15 @@ RENAMES = (
 )
 
 
-def _map(state: dict[str, Tensor], predictor: bool) -> dict[str, Tensor]:
+def _map(
+    state: dict[str, Tensor], predictor: bool, renames: tuple[tuple[str, str], ...] = RENAMES
+) -> dict[str, Tensor]:
     out: dict[str, Tensor] = {}
     for key, value in state.items():
         if key == "embeddings.mask_tokens":
             out.update({f"mask_tokens.{i}": t for i, t in enumerate(value)})
             continue
-        for pattern, repl in RENAMES:
+        for pattern, repl in renames:
             key = re.sub(pattern, repl, key)
         out[key] = value
     for layer in sorted({int(m.group(1)) for k in out if (m := re.match(r"blocks\.(\d+)\.attention\.query", k))}):
@@ -42,9 +57,17 @@ def _map(state: dict[str, Tensor], predictor: bool) -> dict[str, Tensor]:
 
 
 def read_huggingface(tensors: dict[str, Tensor], config: dict[str, Any], source: str) -> Checkpoint:
+    if config.get("model_type") == "ijepa":
+        state = {
+            k.removeprefix("ijepa."): v for k, v in tensors.items() if not k.startswith(("pooler.", "classifier."))
+        }
+        encoder = _map(state, False, IJEPA_RENAMES)
+        hints = {"img_size": config["image_size"], "num_heads": config["num_attention_heads"],
+                 "norm_eps": config.get("layer_norm_eps", 1e-12)}  # fmt: skip
+        return Checkpoint(source, "huggingface_ijepa", encoder, None, hints)
     if config.get("model_type") != "vjepa2":
         raise PretrainedError(f"{source}: Hugging Face model_type {config.get('model_type')!r} is not supported "
-                              "(VJEPA2Model folders are)")  # fmt: skip
+                              "(VJEPA2Model and IJepaModel folders are)")  # fmt: skip
     encoder = _map({k[len("encoder.") :]: v for k, v in tensors.items() if k.startswith("encoder.")}, False)
     predictor = _map({k[len("predictor.") :]: v for k, v in tensors.items() if k.startswith("predictor.")}, True)
     encoder_hints = {

@@ -64,6 +64,9 @@ def test_official_predictors_reproduce_official_outputs(case):
             return
         assert_official_close(pred(io["enc_out_ctx"], io["ctx_index"], io["tgt_index"], 0), io["pred_out"])
         assert_official_close(pred(io["enc_out_ctx_1"], io["ctx_index_1"], io["tgt_index_1"], 1), io["pred_out_1"])
+        if "pred_out_fullctx" in io:  # every token as context and as target
+            every = torch.arange(io["enc_out_full"].shape[1]).expand(io["enc_out_full"].shape[0], -1)
+            assert_official_close(pred(io["enc_out_full"], every, every, 0), io["pred_out_fullctx"])
 
 
 def test_hugging_face_vjepa2_folder():
@@ -231,3 +234,37 @@ def test_action_conditioned_predictor_is_block_causal():
         assert not torch.allclose(model(later, actions, states)[:, 8:], base[:, 8:])
     with pytest.raises(ValueError, match="not whole frames"):
         model(torch.randn(1, 10, 8), actions, states)
+
+
+def test_hugging_face_ijepa_folder(tmp_path):
+    """An ``IJepaModel`` folder in Hugging Face's ViT naming, written from the official I-JEPA fixture's weights."""
+    from safetensors.torch import save_file
+
+    manifest, io, ckpt = load_official("ijepa")
+    kw = manifest["encoder_kwargs"]
+    state = {k.removeprefix("module."): v for k, v in ckpt["target_encoder"].items()}
+    hf = {"embeddings.patch_embeddings.projection.weight": state.pop("patch_embed.proj.weight"),
+          "embeddings.patch_embeddings.projection.bias": state.pop("patch_embed.proj.bias"),
+          "embeddings.position_embeddings": state.pop("pos_embed"), "layernorm.weight": state.pop("norm.weight"),
+          "layernorm.bias": state.pop("norm.bias")}  # fmt: skip
+    names = {"norm1": "layernorm_before", "norm2": "layernorm_after", "attn.proj": "attention.output.dense",
+             "mlp.fc1": "intermediate.dense", "mlp.fc2": "output.dense"}  # fmt: skip
+    for key, value in state.items():
+        _, i, rest = key.split(".", 2)
+        module, kind = rest.rsplit(".", 1)
+        if module == "attn.qkv":
+            for name, part in zip(("query", "key", "value"), value.chunk(3)):
+                hf[f"encoder.layer.{i}.attention.attention.{name}.{kind}"] = part.contiguous()
+        else:
+            hf[f"encoder.layer.{i}.{names[module]}.{kind}"] = value
+    folder = tmp_path / "hf_ijepa"
+    folder.mkdir()
+    save_file(hf, str(folder / "model.safetensors"))
+    size = kw["img_size"][0] if isinstance(kw["img_size"], list) else kw["img_size"]
+    config = {"model_type": "ijepa", "image_size": size, "patch_size": kw["patch_size"], "hidden_size": kw["embed_dim"],
+              "num_attention_heads": kw["num_heads"], "num_hidden_layers": kw["depth"], "layer_norm_eps": 1e-6}  # fmt: skip
+    (folder / "config.json").write_text(json.dumps(config))
+    encoder = load_pretrained(folder)
+    assert read_checkpoint(folder).format == "huggingface_ijepa"
+    with torch.no_grad():
+        assert_official_close(encoder(io["x"]), io["target_enc_out_full"])
