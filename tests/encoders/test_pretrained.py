@@ -261,8 +261,9 @@ def test_hugging_face_ijepa_folder(tmp_path):
     folder.mkdir()
     save_file(hf, str(folder / "model.safetensors"))
     size = kw["img_size"][0] if isinstance(kw["img_size"], list) else kw["img_size"]
-    config = {"model_type": "ijepa", "image_size": size, "patch_size": kw["patch_size"], "hidden_size": kw["embed_dim"],
-              "num_attention_heads": kw["num_heads"], "num_hidden_layers": kw["depth"], "layer_norm_eps": 1e-6}  # fmt: skip
+    config = {"model_type": "ijepa", "image_size": size, "patch_size": kw["patch_size"],
+              "hidden_size": kw["embed_dim"], "num_attention_heads": kw["num_heads"], "num_hidden_layers": kw["depth"],
+              "layer_norm_eps": 1e-6}  # fmt: skip
     (folder / "config.json").write_text(json.dumps(config))
     encoder = load_pretrained(folder)
     assert read_checkpoint(folder).format == "huggingface_ijepa"
