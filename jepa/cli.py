@@ -13,6 +13,7 @@ from typing import Any
 COMMANDS = ("fit", "validate", "test")
 TOOLS = ("convert", "features")
 USAGE = """usage: jepa {{fit,validate,test}} [experiment=NAME] [KEY=VALUE ...]
+       jepa probe {{linear,knn}} [experiment=NAME] encoder=CHECKPOINT|EXPORT|random [KEY=VALUE ...]
        jepa convert SOURCE OUT_DIR [--which encoder] [KEY=VALUE ...]
        jepa features SOURCE INPUT... --out FILE.safetensors|FILE.npy [--batch-size N] [--num-frames N]
 
@@ -20,6 +21,8 @@ Compose a run from configs/ (groups: model, data, mask, trainer; an experiment s
 run it with Lightning. Any key can be overridden, e.g. trainer.max_steps=200 data.root=DIR model.encoder.size=small.
 ckpt_path=FILE starts from a checkpoint; hydra.run.dir=DIR picks the run directory.
 
+probe evaluates a frozen encoder on the experiment's data: linear (a grid of heads, the best on held-out train,
+reported on val) or kNN; encoder=random is a fresh encoder of model.encoder's size, the baseline.
 convert writes model.safetensors + config.json from any pretrained source (official I-JEPA / V-JEPA / V-JEPA 2
 files, Hugging Face VJEPA2Model folders, our checkpoints, or an official name such as vjepa2_vit_large);
 KEY=VALUE sets what the weights cannot say (num_heads=16, img_size=256, num_frames=16; predictor.num_heads=12 for
@@ -117,13 +120,11 @@ def build_trainer(run: Any, run_dir: Path, callbacks: list[Any]) -> Any:
     return L.Trainer(default_root_dir=run_dir, callbacks=callbacks, logger=loggers, **args)
 
 
-def build(run: Any) -> tuple[Any, Any]:
-    """The DataModule and LightningModule of a composed run, its groups checked against the objective's schemas
-    (filling what comes from the data: probe classes, V-JEPA mask sets and clip lengths)."""
+def build_data(run: Any) -> tuple[Any, Any, Any, Any]:
+    """The DataModule of a composed run and its validated ``model``, ``data`` and ``mask`` configs."""
     from jepa.config import OBJECTIVE_SCHEMAS, shallow_dict, validated
     from jepa.data import ImageDataModule, VideoDataModule
     from jepa.errors import InputError
-    from jepa.objectives import IJEPA, VJEPA
 
     if run.objective not in OBJECTIVE_SCHEMAS:
         raise InputError(f"objective={run.objective!r}: choose one of {', '.join(OBJECTIVE_SCHEMAS)}")
@@ -131,11 +132,24 @@ def build(run: Any) -> tuple[Any, Any]:
     model_cfg = validated(model_schema, run.model, "model")
     data_cfg = validated(data_schema, run.data, "data")
     mask_cfg = validated(mask_schema, run.mask, "mask")
+    module = ImageDataModule if run.objective == "ijepa" else VideoDataModule
+    try:
+        data = module(**shallow_dict(data_cfg), mask=mask_cfg, seed=run.seed)
+    except ValueError as err:
+        raise InputError(str(err)) from err
+    return data, model_cfg, data_cfg, mask_cfg
+
+
+def build(run: Any) -> tuple[Any, Any]:
+    """The DataModule and LightningModule of a composed run, its groups checked against the objective's schemas
+    (filling what comes from the data: probe classes, V-JEPA mask sets and clip lengths)."""
+    from jepa.config import shallow_dict
+    from jepa.errors import InputError
+    from jepa.objectives import IJEPA, VJEPA
+
+    data, model_cfg, data_cfg, mask_cfg = build_data(run)
     try:  # constructors reject values the schema's types cannot (a backend name, a size, a grid that does not fit)
-        if run.objective == "ijepa":
-            data = ImageDataModule(**shallow_dict(data_cfg), mask=mask_cfg, seed=run.seed)
-        else:
-            data = VideoDataModule(**shallow_dict(data_cfg), mask=mask_cfg, seed=run.seed)
+        if run.objective != "ijepa":
             model_cfg.num_mask_sets = model_cfg.num_mask_sets or len(mask_cfg.sets)
             model_cfg.clip_lengths = model_cfg.clip_lengths or list(data_cfg.dataset_fpcs)
         if model_cfg.probe.num_classes is None:
@@ -182,6 +196,80 @@ def execute(command: str, run: Any, run_dir: Path) -> dict[str, Any]:
         print(f"warning: {model.skipped_samples} unreadable samples were skipped and replaced")
     (run_dir / "metrics.json").write_text(json.dumps(metrics, indent=2, sort_keys=True) + "\n")
     print(f"metrics: {run_dir / 'metrics.json'}  checkpoint: {run_dir / 'last.ckpt'}")
+    return metrics
+
+
+PROBES = ("linear", "knn")
+
+
+def probe_encoder(run: Any, model_cfg: Any) -> Any:
+    """The encoder ``jepa probe`` evaluates: ``run.encoder`` loaded, or a fresh one of ``model.encoder``'s size."""
+    from encoders.pretrained import load_pretrained
+    from jepa.objectives.base import build_encoder
+
+    if run.encoder == "random":
+        return build_encoder(model_cfg.encoder).eval()
+    return load_pretrained(run.encoder)
+
+
+def execute_probe(kind: str, run: Any, run_dir: Path) -> dict[str, Any]:
+    """``jepa probe linear|knn``: frozen features once, then the probe; ``metrics.json``, a PNG and one JSON line."""
+    import lightning as L
+    import torch
+    from omegaconf import OmegaConf
+
+    from jepa.errors import InputError
+    from jepa.probe_eval import (
+        confusion_matrix,
+        fit_linear_heads,
+        knn_scores,
+        plot_report,
+        split_holdout,
+        topk_accuracy,
+    )
+    from jepa.probes import extract_features
+
+    L.seed_everything(run.seed)
+    data, model_cfg, data_cfg, _ = build_data(run)
+    encoder = probe_encoder(run, model_cfg)
+    size = getattr(data_cfg, "img_size", None) or data_cfg.crop_size
+    if tuple(encoder.img_size) != (size, size):
+        raise InputError(f"encoder={run.encoder} takes {encoder.img_size[0]}x{encoder.img_size[1]} inputs but the data "
+                         f"gives {size}x{size}: set the data's size to {encoder.img_size[0]}")  # fmt: skip
+    run_dir.mkdir(parents=True, exist_ok=True)
+    OmegaConf.save(OmegaConf.structured(run), run_dir / "config.yaml")
+    cfg, num_classes = run.probe_eval, data.num_classes
+    loaders = data.probe_dataloaders()
+    device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    feats = {}
+    for split, loader in loaders.items():
+        x, y = extract_features(encoder.to(device), loader, device, f"features ({split})")
+        feats[split] = (torch.from_numpy(x), torch.from_numpy(y).long())
+    (train_x, train_y), (test_x, test_y) = feats["train"], feats["val"]
+    metrics: dict[str, Any] = {"probe": kind, "encoder": run.encoder, "num_classes": num_classes,
+                               "num_train": len(train_y), "num_test": len(test_y)}  # fmt: skip
+    heads_report = None
+    if kind == "linear":
+        fit_idx, hold_idx = split_holdout(train_y, cfg.holdout, run.seed)
+        heads, heads_report, mean, std = fit_linear_heads(
+            train_x[fit_idx], train_y[fit_idx], train_x[hold_idx], train_y[hold_idx], num_classes, cfg.lrs,
+            cfg.weight_decays, cfg.epochs, cfg.batch_size, run.seed,
+        )  # fmt: skip
+        best = max(range(len(heads)), key=lambda i: heads_report[i].val_top1)
+        with torch.no_grad():
+            scores = heads[best]((test_x - mean) / std)
+        metrics.update(best_lr=heads_report[best].lr, best_wd=heads_report[best].weight_decay,
+                       val_top1=heads_report[best].val_top1, num_heads=len(heads))  # fmt: skip
+    else:
+        scores = knn_scores(train_x, train_y, test_x, num_classes, cfg.k, cfg.temperature)
+        metrics.update(k=cfg.k, temperature=cfg.temperature)
+    metrics.update(top1=topk_accuracy(scores, test_y, 1), top5=topk_accuracy(scores, test_y, 5))
+    confusion = confusion_matrix(scores.argmax(1), test_y, num_classes)
+    title = f"{kind} probe of {run.encoder}: top-1 {metrics['top1']:.3f}"
+    plot_report(run_dir / "probe.png", title, heads_report, confusion)
+    (run_dir / "metrics.json").write_text(json.dumps(metrics, indent=2, sort_keys=True) + "\n")
+    print(f"run directory: {run_dir.resolve()}  (metrics.json, probe.png)")
+    print(json.dumps(metrics))
     return metrics
 
 
@@ -242,6 +330,20 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(usage())
         return 0
     command, overrides = args[0], args[1:]
+    if command == "probe":
+        from jepa.errors import InputError
+
+        kind = overrides[0] if overrides else ""
+        if kind not in PROBES:
+            print(f"jepa probe: error: choose a probe: {', '.join(PROBES)} (got {kind or 'none'})", file=sys.stderr)
+            return 2
+        try:
+            run, run_dir = compose_run([f"name=probe_{kind}", *overrides[1:]])
+            execute_probe(kind, run, run_dir)
+        except InputError as err:
+            print(f"jepa probe: error: {err}", file=sys.stderr)
+            return 2
+        return 0
     if command in TOOLS:
         from jepa.errors import InputError
 

@@ -213,15 +213,33 @@ class TrainerConfig:
 
 
 @dataclass
+class ProbeEvalConfig:
+    """``jepa probe``: the grid of linear heads trained together (vjepa2's 5 learning rates × 4 weight decays),
+    their epochs and batch, the share of train held out to choose the best head, and the kNN settings."""
+
+    lrs: list[float] = field(default_factory=lambda: [5e-3, 3e-3, 1e-3, 3e-4, 1e-4])
+    weight_decays: list[float] = field(default_factory=lambda: [0.01, 0.1, 0.4, 0.8])
+    epochs: int = 50
+    batch_size: int = 64
+    holdout: float = 0.1
+    k: int = 20
+    temperature: float = 0.07
+
+
+@dataclass
 class RunConfig:
     """The root of a composed run: a name, a seed, the objective and its three groups (checked against
     :data:`OBJECTIVE_SCHEMAS`), the trainer, and how to start: ``ckpt_path`` resumes a run (weights, optimiser,
     step); ``init_weights`` takes only the model weights of a checkpoint (a V-JEPA 2 cooldown). ``final_probe``:
-    fit probes on frozen features at the start and at the end of training."""
+    fit probes on frozen features at the start and at the end of training. ``encoder`` and ``probe_eval`` are
+    for ``jepa probe``: the encoder to evaluate (any ``load_pretrained`` source, or ``random``: a fresh encoder of
+    ``model.encoder``'s size) and the probe settings."""
 
     name: str = "run"
     seed: int = 0
     objective: str = "ijepa"
+    encoder: str = "random"
+    probe_eval: ProbeEvalConfig = field(default_factory=ProbeEvalConfig)
     ckpt_path: str | None = None
     init_weights: str | None = None
     model: Any = None

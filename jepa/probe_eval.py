@@ -1,0 +1,117 @@
+"""Frozen-encoder evaluation: linear heads over a grid of learning rates and weight decays trained together on
+cached features (the best on a held-out part of train is reported on the evaluation split), and kNN.
+
+The grid follows vjepa2's evaluations (5 learning rates × 4 weight decays, 20 heads in one pass).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+
+@dataclass
+class HeadResult:
+    """One probe head: its settings and top-1 on the held-out part of train."""
+
+    lr: float
+    weight_decay: float
+    val_top1: float
+
+
+def topk_accuracy(scores: Tensor, labels: Tensor, k: int) -> float:
+    """Fraction of rows whose label is among the ``k`` highest scores."""
+    k = min(k, scores.shape[1])
+    return float((scores.topk(k, dim=1).indices == labels[:, None]).any(1).float().mean())
+
+
+def split_holdout(labels: Tensor, fraction: float, seed: int) -> tuple[Tensor, Tensor]:
+    """Indices of a seeded ``1 - fraction`` / ``fraction`` split of the training set, for choosing a head."""
+    order = torch.randperm(len(labels), generator=torch.Generator().manual_seed(seed))
+    held = max(1, int(round(len(labels) * fraction)))
+    return order[held:], order[:held]
+
+
+def fit_linear_heads(
+    x: Tensor,
+    y: Tensor,
+    val_x: Tensor,
+    val_y: Tensor,
+    num_classes: int,
+    lrs: list[float],
+    weight_decays: list[float],
+    epochs: int = 50,
+    batch_size: int = 256,
+    seed: int = 0,
+) -> tuple[nn.ModuleList, list[HeadResult], Tensor, Tensor]:
+    """Train one linear head per (lr, weight decay) on standardised features with AdamW and a cosine schedule, all
+    in one pass over the data. Returns the heads, their results, and the standardisation (mean, std)."""
+    torch.manual_seed(seed)
+    mean, std = x.mean(0), x.std(0).clamp(min=1e-6)
+    x, val_x = (x - mean) / std, (val_x - mean) / std
+    grid = [(lr, wd) for lr in lrs for wd in weight_decays]
+    heads = nn.ModuleList(nn.Linear(x.shape[1], num_classes) for _ in grid)
+    optimizer = torch.optim.AdamW([{"params": h.parameters(), "lr": lr, "weight_decay": wd}
+                                   for h, (lr, wd) in zip(heads, grid)])  # fmt: skip
+    steps = epochs * math.ceil(len(x) / batch_size)
+    schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, steps)
+    for _ in range(epochs):
+        for batch in torch.randperm(len(x)).split(batch_size):
+            loss = sum(F.cross_entropy(head(x[batch]), y[batch]) for head in heads)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            schedule.step()
+    with torch.no_grad():
+        results = [HeadResult(lr, wd, topk_accuracy(head(val_x), val_y, 1)) for head, (lr, wd) in zip(heads, grid)]
+    return heads, results, mean, std
+
+
+def knn_scores(train_x: Tensor, train_y: Tensor, query: Tensor, num_classes: int, k: int = 20,
+               temperature: float = 0.07) -> Tensor:  # fmt: skip
+    """Class votes ``[N, C]`` of a weighted kNN over ``train`` (cosine similarity, weights ``exp(sim / T)``)."""
+    train_n, query_n = F.normalize(train_x.float(), dim=1), F.normalize(query.float(), dim=1)
+    sims, idx = (query_n @ train_n.T).topk(min(k, len(train_y)), dim=1)
+    votes = torch.zeros(len(query), num_classes)
+    return votes.scatter_add_(1, train_y[idx], (sims / temperature).exp())
+
+
+def confusion_matrix(predicted: Tensor, labels: Tensor, num_classes: int) -> np.ndarray:
+    """Counts ``[true, predicted]``."""
+    matrix = np.zeros((num_classes, num_classes), dtype=np.int64)
+    np.add.at(matrix, (labels.numpy(), predicted.numpy()), 1)
+    return matrix
+
+
+def plot_report(path: Path, title: str, heads: list[HeadResult] | None, confusion: np.ndarray) -> None:
+    """A PNG: validation top-1 of every head (when there are heads) and the confusion matrix on the test split."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    panels = 2 if heads else 1
+    fig, axes = plt.subplots(1, panels, figsize=(6 * panels, 5), squeeze=False)
+    if heads:
+        ax = axes[0, 0]
+        ax.bar(range(len(heads)), [h.val_top1 for h in heads], color="tab:blue")
+        ax.set_xticks(range(len(heads)), [f"{h.lr:g}\n{h.weight_decay:g}" for h in heads], fontsize=6)
+        ax.set_xlabel("head: learning rate / weight decay")
+        ax.set_ylabel("top-1 on held-out train")
+        ax.set_title("probe heads")
+    ax = axes[0, -1]
+    normed = confusion / np.maximum(confusion.sum(1, keepdims=True), 1)
+    ax.imshow(normed, cmap="Blues", vmin=0, vmax=1)
+    ax.set_xlabel("predicted class")
+    ax.set_ylabel("true class")
+    ax.set_title("confusion on the evaluation split (row-normalised)")
+    fig.suptitle(title)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
