@@ -255,11 +255,11 @@ def execute_probe(kind: str, run: Any, run_dir: Path) -> dict[str, Any]:
             train_x[fit_idx], train_y[fit_idx], train_x[hold_idx], train_y[hold_idx], num_classes, cfg.lrs,
             cfg.weight_decays, cfg.epochs, cfg.batch_size, run.seed,
         )  # fmt: skip
-        best = max(range(len(heads)), key=lambda i: heads_report[i].val_top1)
+        best = max(range(len(heads_report)), key=lambda i: heads_report[i].val_top1)
         with torch.no_grad():
-            scores = heads[best]((test_x - mean) / std)
+            scores = heads((test_x - mean) / std)[best]
         metrics.update(best_lr=heads_report[best].lr, best_wd=heads_report[best].weight_decay,
-                       val_top1=heads_report[best].val_top1, num_heads=len(heads))  # fmt: skip
+                       val_top1=heads_report[best].val_top1, num_heads=len(heads_report))  # fmt: skip
     else:
         scores = knn_scores(train_x, train_y, test_x, num_classes, cfg.k, cfg.temperature)
         metrics.update(k=cfg.k, temperature=cfg.temperature)

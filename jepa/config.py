@@ -219,7 +219,7 @@ class ProbeEvalConfig:
 
     lrs: list[float] = field(default_factory=lambda: [5e-3, 3e-3, 1e-3, 3e-4, 1e-4])
     weight_decays: list[float] = field(default_factory=lambda: [0.01, 0.1, 0.4, 0.8])
-    epochs: int = 50
+    epochs: int = 100
     batch_size: int = 64
     holdout: float = 0.1
     k: int = 20

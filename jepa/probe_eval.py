@@ -38,6 +38,22 @@ def split_holdout(labels: Tensor, fraction: float, seed: int) -> tuple[Tensor, T
     return order[held:], order[:held]
 
 
+class LinearHeads(nn.Module):
+    """``H`` linear heads evaluated together: ``[B, D] → [H, B, C]`` (one parameter pair per head, so each head can
+    have its own learning rate and weight decay)."""
+
+    def __init__(self, num_heads: int, in_dim: int, num_classes: int) -> None:
+        super().__init__()
+        bound = 1 / math.sqrt(in_dim)
+        self.weights = nn.ParameterList(nn.Parameter(torch.empty(in_dim, num_classes).uniform_(-bound, bound))
+                                        for _ in range(num_heads))  # fmt: skip
+        self.biases = nn.ParameterList(nn.Parameter(torch.zeros(num_classes)) for _ in range(num_heads))
+
+    def forward(self, x: Tensor) -> Tensor:
+        weight, bias = torch.stack(list(self.weights)), torch.stack(list(self.biases))
+        return torch.einsum("bd,hdc->hbc", x, weight) + bias[:, None]
+
+
 def fit_linear_heads(
     x: Tensor,
     y: Tensor,
@@ -46,30 +62,32 @@ def fit_linear_heads(
     num_classes: int,
     lrs: list[float],
     weight_decays: list[float],
-    epochs: int = 50,
-    batch_size: int = 256,
+    epochs: int = 100,
+    batch_size: int = 64,
     seed: int = 0,
-) -> tuple[nn.ModuleList, list[HeadResult], Tensor, Tensor]:
+) -> tuple[LinearHeads, list[HeadResult], Tensor, Tensor]:
     """Train one linear head per (lr, weight decay) on standardised features with AdamW and a cosine schedule, all
     in one pass over the data. Returns the heads, their results, and the standardisation (mean, std)."""
     torch.manual_seed(seed)
     mean, std = x.mean(0), x.std(0).clamp(min=1e-6)
     x, val_x = (x - mean) / std, (val_x - mean) / std
     grid = [(lr, wd) for lr in lrs for wd in weight_decays]
-    heads = nn.ModuleList(nn.Linear(x.shape[1], num_classes) for _ in grid)
-    optimizer = torch.optim.AdamW([{"params": h.parameters(), "lr": lr, "weight_decay": wd}
-                                   for h, (lr, wd) in zip(heads, grid)])  # fmt: skip
+    heads = LinearHeads(len(grid), x.shape[1], num_classes)
+    optimizer = torch.optim.AdamW([{"params": [w, b], "lr": lr, "weight_decay": wd}
+                                   for w, b, (lr, wd) in zip(heads.weights, heads.biases, grid)])  # fmt: skip
     steps = epochs * math.ceil(len(x) / batch_size)
     schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, steps)
     for _ in range(epochs):
         for batch in torch.randperm(len(x)).split(batch_size):
-            loss = sum(F.cross_entropy(head(x[batch]), y[batch]) for head in heads)
+            logits = heads(x[batch])  # [H, B, C]; the sum over heads of each head's mean loss
+            loss = F.cross_entropy(logits.flatten(0, 1), y[batch].repeat(len(grid))) * len(grid)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
             schedule.step()
     with torch.no_grad():
-        results = [HeadResult(lr, wd, topk_accuracy(head(val_x), val_y, 1)) for head, (lr, wd) in zip(heads, grid)]
+        scores = heads(val_x)
+        results = [HeadResult(lr, wd, topk_accuracy(scores[i], val_y, 1)) for i, (lr, wd) in enumerate(grid)]
     return heads, results, mean, std
 
 

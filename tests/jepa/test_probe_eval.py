@@ -22,7 +22,7 @@ def test_linear_heads_learn_and_the_grid_matters():
     assert len(set(fit.tolist()) & set(hold.tolist())) == 0 and len(fit) + len(hold) == len(y)
     heads, results, mean, std = fit_linear_heads(x[fit], y[fit], x[hold], y[hold], 4, [1e-2, 1e-6], [0.0, 0.1],
                                                  epochs=20, batch_size=32)  # fmt: skip
-    assert len(heads) == 4 and [(r.lr, r.weight_decay) for r in results][:2] == [(1e-2, 0.0), (1e-2, 0.1)]
+    assert len(heads.weights) == 4 and [(r.lr, r.weight_decay) for r in results][:2] == [(1e-2, 0.0), (1e-2, 0.1)]
     assert max(r.val_top1 for r in results) > 0.95, "a well-set head separates the clusters"
     assert min(r.val_top1 for r in results[2:]) < 0.9, "a head with a tiny learning rate barely learns"
     torch.testing.assert_close(mean, x[fit].mean(0))
