@@ -54,12 +54,11 @@ def knn_top1(
     train: tuple[np.ndarray, np.ndarray], val: tuple[np.ndarray, np.ndarray], k: int = 20, temperature: float = 0.07
 ) -> float:
     """Top-1 on ``val`` of a weighted kNN vote over ``train`` (cosine similarity, weights ``exp(sim / T)``)."""
-    train_x = torch.nn.functional.normalize(torch.from_numpy(train[0]).float(), dim=1)
-    val_x = torch.nn.functional.normalize(torch.from_numpy(val[0]).float(), dim=1)
+    from jepa.probe_eval import knn_scores
+
     train_y = torch.from_numpy(train[1]).long()
-    sims, idx = (val_x @ train_x.T).topk(min(k, len(train_y)), dim=1)
-    votes = torch.zeros(len(val_x), int(train_y.max()) + 1)
-    votes.scatter_add_(1, train_y[idx], (sims / temperature).exp())
+    votes = knn_scores(torch.from_numpy(train[0]), train_y, torch.from_numpy(val[0]), int(train_y.max()) + 1, k,
+                       temperature)  # fmt: skip
     return float((votes.argmax(1).numpy() == val[1]).mean())
 
 
