@@ -129,7 +129,8 @@ def init_vit_weights(module: nn.Module, blocks: Sequence[Block], std: float = 0.
             block.mlp.fc2.weight.div_(math.sqrt(2.0 * (i + 1)))
 
 
-def _pair(size: int | Sequence[int]) -> tuple[int, int]:
+def to_pair(size: int | Sequence[int]) -> tuple[int, int]:
+    """``(size, size)`` for an int, else the first two entries as ints (an image or grid size)."""
     return (size, size) if isinstance(size, int) else (int(size[0]), int(size[1]))
 
 
@@ -168,7 +169,7 @@ class VisionTransformer(nn.Module):
         init_std: float = 0.02,
     ) -> None:
         super().__init__()
-        self.img_size = _pair(img_size)
+        self.img_size = to_pair(img_size)
         if any(s % patch_size for s in self.img_size):
             raise ValueError(f"img_size {self.img_size} is not a multiple of patch_size {patch_size}")
         self.is_video = num_frames > 1

@@ -18,6 +18,8 @@ import torch
 from torch import Tensor
 from torch.utils.data import default_collate, get_worker_info
 
+from encoders.vit import to_pair
+
 
 @dataclass(frozen=True)
 class SampleMasks:
@@ -55,7 +57,7 @@ class MultiBlockMask2D:
         allow_overlap: bool = False,
         max_tries: int = 50,
     ) -> None:
-        size = (input_size, input_size) if isinstance(input_size, int) else tuple(input_size)
+        size = to_pair(input_size)
         self.height, self.width = size[0] // patch_size, size[1] // patch_size
         _check_scale("enc_mask_scale", enc_mask_scale)
         _check_scale("pred_mask_scale", pred_mask_scale)
@@ -132,7 +134,7 @@ class MultiBlockMask3D:
         max_keep: int | None = None,
         max_tries: int = 50,
     ) -> None:
-        size = (input_size, input_size) if isinstance(input_size, int) else tuple(input_size)
+        size = to_pair(input_size)
         self.duration = num_frames // tubelet_size
         self.height, self.width = size[0] // patch_size, size[1] // patch_size
         _check_scale("spatial_scale", spatial_scale)

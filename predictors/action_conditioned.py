@@ -15,7 +15,7 @@ from torch import Tensor, nn
 
 from encoders.packing import SeqLens
 from encoders.positions import RotaryEmbedding3D
-from encoders.vit import init_vit_weights, make_blocks, run_blocks
+from encoders.vit import init_vit_weights, make_blocks, run_blocks, to_pair
 
 
 class ActionConditionedPredictor(nn.Module):
@@ -41,7 +41,7 @@ class ActionConditionedPredictor(nn.Module):
         init_std: float = 0.02,
     ) -> None:
         super().__init__()
-        size = (img_size, img_size) if isinstance(img_size, int) else tuple(img_size)
+        size = to_pair(img_size)
         self.grid = (size[0] // patch_size, size[1] // patch_size)
         self.embed_dim, self.use_extrinsics = embed_dim, use_extrinsics
         self.predictor_embed = nn.Linear(embed_dim, predictor_embed_dim)

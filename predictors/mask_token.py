@@ -15,7 +15,7 @@ from torch import Tensor, nn
 
 from encoders.packing import SeqLens, segment_arange
 from encoders.positions import RotaryEmbedding3D, token_grid_positions
-from encoders.vit import init_vit_weights, make_blocks, run_blocks, sincos_table
+from encoders.vit import init_vit_weights, make_blocks, run_blocks, sincos_table, to_pair
 
 
 class MaskTokenPredictor(nn.Module):
@@ -45,7 +45,7 @@ class MaskTokenPredictor(nn.Module):
         init_std: float = 0.02,
     ) -> None:
         super().__init__()
-        size = (img_size, img_size) if isinstance(img_size, int) else tuple(img_size)
+        size = to_pair(img_size)
         grid_t = num_frames // tubelet_size if num_frames > 1 else 1
         self.grid = (grid_t, size[0] // patch_size, size[1] // patch_size)
         self.num_patches = math.prod(self.grid)

@@ -15,6 +15,7 @@ from encoders.pretrained.architecture import (
     encoder_kwargs,
     is_action_conditioned,
     load_strict,
+    merge_overrides,
     predictor_kwargs,
 )
 from encoders.pretrained.checkpoint import load_tensors
@@ -64,10 +65,7 @@ def load_probe(source: str | Path, index: int = 0, **overrides: Any) -> Attentiv
         "mlp_ratio": state["pooler.cross_attention_block.mlp.fc1.weight"].shape[0] / dim,
         "qkv_bias": "pooler.cross_attention_block.xattn.q.bias" in state,
     }  # fmt: skip
-    for key, value in overrides.items():
-        if key in read and read[key] != value:
-            raise PretrainedError(f"override {key}={value!r} contradicts {path}: its tensors say {key}={read[key]!r}")
-    kwargs = {**read, **overrides}
+    kwargs = merge_overrides(read, {}, overrides, str(path))
     if "num_heads" not in kwargs:
         if dim not in (1024, 1280, 1408, 1664):
             raise PretrainedError(f"{path}: a probe {dim} wide is no official size, so the number of heads cannot "

@@ -51,7 +51,9 @@ def official_num_heads(embed_dim: int, depth: int, mlp_ratio: float, fmt: str) -
     return matches[0][1]["num_heads"] if matches else None
 
 
-def _merge(read: dict[str, Any], hints: dict[str, Any], overrides: dict[str, Any], source: str) -> dict[str, Any]:
+def merge_overrides(
+    read: dict[str, Any], hints: dict[str, Any], overrides: dict[str, Any], source: str
+) -> dict[str, Any]:
     """Facts read from tensors, then the file's hints, then overrides; an override that contradicts a tensor fact
     is an error."""
     for key, value in overrides.items():
@@ -81,7 +83,7 @@ def encoder_kwargs(ckpt: Checkpoint, overrides: dict[str, Any]) -> dict[str, Any
             t, h, _ = layout.pop("grid")
             read.update(img_size=h * read["patch_size"], **layout)
             read["num_frames"] = t * read["tubelet_size"] if video else 1
-    kwargs = _merge(read, ckpt.encoder_hints, overrides, ckpt.source)
+    kwargs = merge_overrides(read, ckpt.encoder_hints, overrides, ckpt.source)
     if not video:
         kwargs["num_frames"] = 1
     if "num_heads" not in kwargs:
@@ -119,7 +121,7 @@ def predictor_kwargs(ckpt: Checkpoint, overrides: dict[str, Any], encoder: dict[
     hints = {"num_heads": 12 if ckpt.format in V_JEPA2_FORMATS and width == 384 else encoder["num_heads"],
              **ckpt.predictor_hints}  # fmt: skip
     hints = {k: v for k, v in hints.items() if v is not None}
-    return _merge(read, {**grid, **hints}, overrides, ckpt.source)
+    return merge_overrides(read, {**grid, **hints}, overrides, ckpt.source)
 
 
 def is_action_conditioned(state: dict[str, Tensor]) -> bool:
@@ -142,7 +144,7 @@ def action_conditioned_kwargs(ckpt: Checkpoint, overrides: dict[str, Any], encod
     hints.update({k: v for k, v in ckpt.predictor_hints.items() if k in ("num_heads", "use_extrinsics")})
     if width == 1024 and "num_heads" not in hints:
         hints["num_heads"] = 16  # the released V-JEPA 2-AC predictor
-    kwargs = _merge(read, hints, overrides, ckpt.source)
+    kwargs = merge_overrides(read, hints, overrides, ckpt.source)
     if "num_heads" not in kwargs:
         raise PretrainedError(f"{ckpt.source}: an action-conditioned predictor {width} wide is no official size, so "
                               "the number of heads cannot be read from the weights: pass num_heads=...")  # fmt: skip
