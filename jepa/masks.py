@@ -238,7 +238,7 @@ class MaskCollator:
         by_length: dict[int, list[Any]] = {}
         for sample in kept:
             inputs = sample[0]
-            by_length.setdefault(inputs.shape[1] if inputs.ndim == 4 else 1, []).append(sample[:2])
+            by_length.setdefault(inputs.shape[-3] if inputs.ndim >= 4 else 1, []).append(sample[:2])
         rng = self._rng() if self.mask_sets is not None else None
         groups = []
         for num_frames in sorted(by_length):

@@ -11,7 +11,7 @@ from typing import Any
 import lightning as L
 import torch
 from PIL import Image, UnidentifiedImageError
-from torch.utils.data import DataLoader, Dataset
+from torch.utils.data import DataLoader, Dataset, Subset
 from torchvision import transforms as T
 from torchvision.datasets import ImageFolder
 from torchvision.datasets.folder import IMG_EXTENSIONS
@@ -31,6 +31,16 @@ def train_transform(img_size: int, crop_scale: Sequence[float], horizontal_flip:
     if horizontal_flip:
         steps.append(T.RandomHorizontalFlip())
     return T.Compose([*steps, T.ToTensor(), T.Normalize(IMAGENET_MEAN, IMAGENET_STD)])
+
+
+def probe_train_transform(img_size: int, augment: bool) -> T.Compose:
+    """Frozen-evaluation training crops: random resized crop (area 0.08-1), flip; ``augment`` adds AutoAugment's
+    ImageNet policy before and random erasing (p=0.25) after, as the official image probes do."""
+    steps: list[Any] = [T.RandomResizedCrop(img_size, scale=(0.08, 1.0)), T.RandomHorizontalFlip()]
+    if augment:
+        steps.insert(0, T.AutoAugment(T.AutoAugmentPolicy.IMAGENET))
+    tail = [T.RandomErasing(p=0.25)] if augment else []
+    return T.Compose([*steps, T.ToTensor(), T.Normalize(IMAGENET_MEAN, IMAGENET_STD), *tail])
 
 
 def eval_transform(img_size: int) -> T.Compose:
@@ -92,10 +102,10 @@ class ImageDataModule(L.LightningDataModule):
     def source(self) -> str:
         return str(self.root) if self.root is not None else "built-in digits (scikit-learn)"
 
-    def _make(self, split: str, train_aug: bool) -> Dataset:
-        if train_aug:
+    def _make(self, split: str, train_aug: bool, transform: Any = None) -> Dataset:
+        if transform is None and train_aug:
             transform = train_transform(self.img_size, self.crop_scale, self.horizontal_flip)
-        else:
+        elif transform is None:
             transform = eval_transform(self.img_size)
         if self.root is None:
             return DigitsDataset(split, transform)
@@ -142,3 +152,20 @@ class ImageDataModule(L.LightningDataModule):
         self.setup()
         splits = {"train": self._make("train", False), "val": self.datasets["val"]}
         return {name: self._loader(ds, False, None, self.seed) for name, ds in splits.items()}
+
+    def segment_dataloaders(self, num_segments: int, num_views: int, augment: bool,
+                            holdout: float) -> dict[str, DataLoader]:  # fmt: skip
+        """Loaders for an attentive probe (one view of each image; ``num_segments`` and ``num_views`` are for
+        video): ``train`` with the frozen-evaluation crops, ``holdout`` (a seeded ``holdout`` share of the training
+        images, kept out of ``train``, to choose a head on) and ``val`` with the evaluation transform."""
+        self.setup()
+        total = len(self.datasets["train"])
+        order = torch.randperm(total, generator=torch.Generator().manual_seed(self.seed)).tolist()
+        held = max(1, round(total * holdout))
+        if total - held < 1:
+            raise InputError(f"data.root={self.root}: {total} training images leave none to train on after holding "
+                             f"out {held} to choose a head")  # fmt: skip
+        train = Subset(self._make("train", True, probe_train_transform(self.img_size, augment)), order[held:])
+        splits = {"train": train, "holdout": Subset(self._make("train", False), order[:held]),
+                  "val": self.datasets["val"]}  # fmt: skip
+        return {name: self._loader(ds, name == "train", None, self.seed) for name, ds in splits.items()}

@@ -24,9 +24,9 @@ from torchvision.io import ImageReadMode, decode_image
 from jepa.config import VideoMaskConfig, validated
 from jepa.data.clip_sampling import check_one_rate, clip_frame_step, clip_indices
 from jepa.data.demo_videos import make_demo_videos
-from jepa.data.video_lists import ListedSample, read_sample_list
+from jepa.data.video_lists import ListedSample, class_names, read_sample_list
 from jepa.data.video_readers import open_video
-from jepa.data.video_transforms import ClipTransform
+from jepa.data.video_transforms import ClipTransform, MultiViewTransform
 from jepa.errors import InputError
 from jepa.masks import MaskCollator, MultiBlockMask3D
 
@@ -34,23 +34,29 @@ from jepa.masks import MaskCollator, MultiBlockMask3D
 class VideoDataset(Dataset):
     """One clip per listed sample: ``(clip [3, T, H, W], label, skipped)``, ``T`` the clip length of the sample's
     list and ``skipped`` the ``(path, reason)`` of each unreadable file met (and replaced) on the way. Images in a
-    list become clips of the image repeated ``T`` times."""
+    list become clips of the image repeated ``T`` times.
+
+    With ``num_segments`` (frozen evaluation) a sample is ``num_segments`` clips, one from each equal part of the
+    video (overlapping in a short one), each transformed into one or several spatial views: ``[S, V, 3, T, H, W]``.
+    """
 
     def __init__(
         self,
         samples: Sequence[ListedSample],
         fpcs: Sequence[int],
-        transform: ClipTransform,
+        transform: ClipTransform | MultiViewTransform,
         frame_step: int | None = None,
         fps: float | None = None,
         duration: float | None = None,
         random_clip_sampling: bool = True,
         backend: str = "auto",
         max_retries: int = 100,
+        num_segments: int | None = None,
     ) -> None:
         self.samples, self.fpcs, self.transform = list(samples), list(fpcs), transform
         self.step_args = {"step": frame_step, "fps": fps, "duration": duration}
         self.random_clip_sampling, self.backend, self.max_retries = random_clip_sampling, backend, max_retries
+        self.num_segments = num_segments
         self._draws = 0
 
     def __len__(self) -> int:
@@ -62,22 +68,29 @@ class VideoDataset(Dataset):
         return np.random.default_rng([torch.initial_seed() % 2**63, self._draws])
 
     def read_frames(self, sample: ListedSample, rng: np.random.Generator | None) -> np.ndarray:
-        """The clip's frames ``uint8 [T, H, W, 3]``; raises if the file cannot be read."""
-        fpc = self.fpcs[sample.source]
+        """The frames of the sample's clips, ``uint8 [S, T, H, W, 3]``; raises if the file cannot be read."""
+        fpc, segments = self.fpcs[sample.source], self.num_segments or 1
         if not os.path.isfile(sample.path):
             raise FileNotFoundError("no such file")
         if os.path.getsize(sample.path) == 0:
             raise OSError("empty file")
         if sample.is_image:
             image = decode_image(sample.path, mode=ImageReadMode.RGB).permute(1, 2, 0).numpy()
-            return np.repeat(image[None], fpc, axis=0)
+            return np.broadcast_to(image, (segments, fpc, *image.shape)).copy()
         reader = open_video(sample.path, self.backend)
         step = clip_frame_step(fpc, video_fps=reader.fps, **self.step_args)
-        (indices,) = clip_indices(reader.num_frames, fpc, step, rng=rng)
-        frames = reader.get(indices)
-        if frames.shape[0] != fpc:
-            raise OSError(f"decoded {frames.shape[0]} of {fpc} frames")
-        return frames
+        indices = clip_indices(reader.num_frames, fpc, step, segments, rng, allow_clip_overlap=segments > 1)
+        frames = reader.get(np.concatenate(indices))
+        if frames.shape[0] != fpc * segments:
+            raise OSError(f"decoded {frames.shape[0]} of {fpc * segments} frames")
+        return frames.reshape(segments, fpc, *frames.shape[1:])
+
+    def to_tensor(self, frames: np.ndarray) -> Tensor:
+        """The transformed clip ``[3, T, H, W]``, or with ``num_segments`` the views of every clip."""
+        if self.num_segments is None:
+            return self.transform(frames[0])
+        views = [self.transform(clip) for clip in frames]
+        return torch.stack([v if v.ndim == 5 else v[None] for v in views])
 
     def try_read(self, index: int, rng: np.random.Generator | None) -> tuple[np.ndarray | None, str]:
         """The frames of sample ``index`` and ``""``, or ``None`` and why the file cannot be read."""
@@ -92,7 +105,7 @@ class VideoDataset(Dataset):
         for _ in range(self.max_retries):
             frames, reason = self.try_read(index, rng if self.random_clip_sampling else None)
             if frames is not None:
-                return self.transform(frames), self.samples[index].label, skipped
+                return self.to_tensor(frames), self.samples[index].label, skipped
             skipped.append((self.samples[index].path, reason))
             index = int(rng.integers(len(self.samples)))
         raise RuntimeError(f"{self.max_retries} samples in a row could not be read, e.g. {skipped[0][0]}")
@@ -171,12 +184,23 @@ class VideoDataModule(L.LightningDataModule):
         return ", ".join(self.lists)
 
     def _samples(self, lists: Sequence[str]) -> list[ListedSample]:
-        return [s for source, name in enumerate(lists) for s in read_sample_list(name, source)]
+        """The samples of ``lists``, class names numbered as in the training lists."""
+        classes = class_names(self.lists)
+        return [s for source, name in enumerate(lists) for s in read_sample_list(name, source, classes)]
 
     def _make(self, lists: Sequence[str], fpcs: Sequence[int], train_aug: bool) -> VideoDataset:
         transform = ClipTransform(self.crop_size, train_aug, self.scale, self.ratio, self.horizontal_flip)
         return VideoDataset(self._samples(lists), fpcs, transform, random_clip_sampling=train_aug,
                             backend=self.backend, **self.rate)  # fmt: skip
+
+    def _check_classes(self, val: VideoDataset) -> None:
+        """Every evaluation label must be a class of the training lists (one error naming the list and line)."""
+        known = {s.label for s in self.datasets["train"].samples}
+        unknown = next((s for s in val.samples if s.label not in known), None)
+        if unknown is not None:
+            where = f"{self.val_lists[unknown.source]}:{unknown.line}"
+            raise InputError(f"data.val_datasets: {where}: class {unknown.label} does not occur in the training lists "
+                             f"({len(known)} classes)")  # fmt: skip
 
     def setup(self, stage: str | None = None) -> None:
         if self.datasets:
@@ -188,6 +212,7 @@ class VideoDataModule(L.LightningDataModule):
         self.datasets = {"train": train}
         if self.val_lists:
             val = self._make(self.val_lists, [max(self.fpcs)] * len(self.val_lists), False)
+            self._check_classes(val)
             val.check_readable(self.val_lists)
             self.datasets["val"] = val
 
@@ -196,11 +221,12 @@ class VideoDataModule(L.LightningDataModule):
         self.setup()
         return 1 + max(s.label for s in self.datasets["train"].samples)
 
-    def _loader(self, dataset: Dataset, train: bool, masks: dict[int, Any] | None, seed: int) -> DataLoader:
+    def _loader(self, dataset: VideoDataset, train: bool, masks: dict[int, Any] | None, seed: int) -> DataLoader:
+        """Train: shuffled (or drawn by list weight), whole batches only when there is more than one."""
         sampler = None
         if train and self.weights is not None:
-            counts = np.bincount([s.source for s in self.datasets["train"].samples], minlength=len(self.lists))
-            per_sample = [self.weights[s.source] / counts[s.source] for s in self.datasets["train"].samples]
+            counts = np.bincount([s.source for s in dataset.samples], minlength=len(self.lists))
+            per_sample = [self.weights[s.source] / counts[s.source] for s in dataset.samples]
             generator = torch.Generator().manual_seed(seed)
             sampler = WeightedRandomSampler(per_sample, num_samples=len(per_sample), generator=generator)
         return DataLoader(
@@ -208,7 +234,7 @@ class VideoDataModule(L.LightningDataModule):
             batch_size=self.batch_size,
             shuffle=train and sampler is None,
             sampler=sampler,
-            drop_last=train,
+            drop_last=train and len(dataset) > self.batch_size,
             num_workers=self.num_workers,
             persistent_workers=self.num_workers > 0,
             pin_memory=self.pin_memory and torch.cuda.is_available(),
@@ -244,6 +270,37 @@ class VideoDataModule(L.LightningDataModule):
         train = self._make(self.lists, self.fpcs, False)
         return {name: self._loader(ds, False, None, self.seed) for name, ds in
                 (("train", train), ("val", self.datasets["val"]))}  # fmt: skip
+
+    def segment_dataloaders(
+        self, num_segments: int, num_views: int, augment: bool, holdout: float
+    ) -> dict[str, DataLoader]:
+        """Loaders for an attentive probe, samples ``[S, V, 3, T, H, W]``: ``train`` (random clips, the official
+        frozen-evaluation crops: area 0.08-1, aspect 3/4-4/3, no flip, ``augment`` extras; one view), ``holdout``
+        (a seeded ``holdout`` share of the training samples, kept out of ``train``, to choose a head on) and
+        ``val``, both with ``num_views`` evaluation views of the first clips of each part."""
+        self.setup()
+        if "val" not in self.datasets:
+            raise InputError("probes need data.val_datasets (lists of labelled clips to evaluate on)")
+        samples = self.datasets["train"].samples
+        order = torch.randperm(len(samples), generator=torch.Generator().manual_seed(self.seed)).tolist()
+        held = max(1, round(len(samples) * holdout))
+        if len(samples) - held < 1:
+            raise InputError(f"data.datasets: {len(samples)} training samples leave none to train on after holding "
+                             f"out {held} to choose a head")  # fmt: skip
+        val_fpcs = [max(self.fpcs)] * len(self.val_lists)
+        views = (MultiViewTransform(self.crop_size, num_views) if num_views > 1
+                 else ClipTransform(self.crop_size, train=False))  # fmt: skip
+        train_crop = ClipTransform(self.crop_size, True, (0.08, 1.0), (0.75, 4 / 3), False, augment)
+        splits = {
+            "train": ([samples[i] for i in order[held:]], self.fpcs, train_crop, True),
+            "holdout": ([samples[i] for i in order[:held]], self.fpcs, views, False),
+            "val": (self.datasets["val"].samples, val_fpcs, views, False),
+        }
+        return {
+            name: self._loader(VideoDataset(split, fpcs, transform, random_clip_sampling=random, backend=self.backend,
+                                            num_segments=num_segments, **self.rate), random, None, self.seed)
+            for name, (split, fpcs, transform, random) in splits.items()
+        }  # fmt: skip
 
 
 def _mask_sets(cfg: VideoMaskConfig, fpcs: Sequence[int]) -> dict[int, list[MultiBlockMask3D]]:

@@ -15,9 +15,19 @@ IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 
 
+def _as_video(frames: np.ndarray | Tensor) -> tv_tensors.Video:
+    return tv_tensors.Video(torch.as_tensor(frames).permute(0, 3, 1, 2))
+
+
+def _normalise() -> list[v2.Transform]:
+    return [v2.ToDtype(torch.float32, scale=True), v2.Normalize(IMAGENET_MEAN, IMAGENET_STD)]
+
+
 class ClipTransform:
     """Train (``train=True``): random resized crop (area ``scale``, aspect ``ratio``), optional horizontal flip,
-    ImageNet normalisation (V-JEPA). Eval: resize the short side to ``crop_size / 0.875``, centre crop."""
+    ImageNet normalisation (V-JEPA); ``augment`` adds the frozen-evaluation extras (RandAugment with 4 ops of
+    magnitude 7 before the crop, random erasing with probability 0.25 after). Eval: resize the short side to
+    ``crop_size / 0.875``, centre crop."""
 
     def __init__(
         self,
@@ -26,17 +36,39 @@ class ClipTransform:
         scale: Sequence[float] = (0.3, 1.0),
         ratio: Sequence[float] = (0.75, 1.35),
         horizontal_flip: bool = True,
+        augment: bool = False,
     ) -> None:
+        steps: list[v2.Transform]
         if train:
-            steps: list[v2.Transform] = [v2.RandomResizedCrop(crop_size, scale=tuple(scale), ratio=tuple(ratio))]
+            steps = [v2.RandAugment(num_ops=4, magnitude=7)] if augment else []
+            steps.append(v2.RandomResizedCrop(crop_size, scale=tuple(scale), ratio=tuple(ratio)))
             if horizontal_flip:
                 steps.append(v2.RandomHorizontalFlip())
         else:
             steps = [v2.Resize(int(round(crop_size / 0.875))), v2.CenterCrop(crop_size)]
-        self.pipeline = v2.Compose(
-            [*steps, v2.ToDtype(torch.float32, scale=True), v2.Normalize(IMAGENET_MEAN, IMAGENET_STD)]
-        )
+        erase = [v2.RandomErasing(p=0.25, value=0)] if train and augment else []
+        self.pipeline = v2.Compose([*steps, *_normalise(), *erase])
 
     def __call__(self, frames: np.ndarray | Tensor) -> Tensor:
-        video = tv_tensors.Video(torch.as_tensor(frames).permute(0, 3, 1, 2))
-        return self.pipeline(video).as_subclass(Tensor).permute(1, 0, 2, 3).contiguous()
+        return self.pipeline(_as_video(frames)).as_subclass(Tensor).permute(1, 0, 2, 3).contiguous()
+
+
+class MultiViewTransform:
+    """Evaluation views of one clip: resize the short side to ``crop_size``, then ``num_views`` square crops spread
+    evenly along the long side (the official multi-view testing); uint8 ``[T, H, W, 3]`` → ``[V, 3, T, S, S]``."""
+
+    def __init__(self, crop_size: int, num_views: int) -> None:
+        self.crop_size, self.num_views = crop_size, num_views
+        self.resize = v2.Resize(crop_size)
+        self.normalise = v2.Compose(_normalise())
+
+    def __call__(self, frames: np.ndarray | Tensor) -> Tensor:
+        video = self.resize(_as_video(frames))
+        height, width = video.shape[-2:]
+        step = (max(height, width) - self.crop_size) // max(self.num_views - 1, 1)
+        views = []
+        for i in range(self.num_views):
+            top, left = (i * step, 0) if height > width else (0, i * step)
+            view = video[..., top : top + self.crop_size, left : left + self.crop_size]
+            views.append(self.normalise(view).as_subclass(Tensor).permute(1, 0, 2, 3))
+        return torch.stack(views)

@@ -4,7 +4,7 @@ import torch
 
 from jepa.data.video import VideoDataModule, VideoDataset
 from jepa.data.video_lists import read_sample_list
-from jepa.data.video_transforms import ClipTransform
+from jepa.data.video_transforms import IMAGENET_MEAN, IMAGENET_STD, ClipTransform, MultiViewTransform
 from jepa.errors import InputError
 from tests.jepa.data.conftest import frame_numbers
 
@@ -25,14 +25,14 @@ def test_clip_shape_and_frames_follow_the_sampling(video_dir):
     clip, label, skipped = ds[0]
     assert clip.shape == (3, 4, 32, 32) and clip.dtype == torch.float32 and (label, skipped) == (1, [])
     # frame_step 2, 4 frames: window of 8, linspace(0, 8, 4) -> frames 0, 2, 5, 7
-    assert frame_numbers(ds.read_frames(ds.samples[0], None)) == [0, 2, 5, 7]
+    assert frame_numbers(ds.read_frames(ds.samples[0], None)[0]) == [0, 2, 5, 7]
 
 
 def test_fps_and_duration_pick_the_step_from_the_video(video_dir):
     # 10 fps video: fps=5 -> step 2; duration=1.6 s over 4 frames -> int(1.6 * 10 / 4) = 4 -> linspace(0, 16, 4)
     for rate, expected in (({"fps": 5}, [0, 2, 5, 7]), ({"duration": 1.6}, [0, 5, 10, 15])):
         ds = dataset(video_dir, ["clip0.mp4 0"], rate=rate, random_clip_sampling=False)
-        assert frame_numbers(ds.read_frames(ds.samples[0], None)) == expected
+        assert frame_numbers(ds.read_frames(ds.samples[0], None)[0]) == expected
 
 
 def test_image_entry_becomes_a_clip_of_the_repeated_image(video_dir):
@@ -116,3 +116,43 @@ def test_lists_are_drawn_by_their_weights(video_dir):
         VideoDataModule(["a.csv", "b.csv"], dataset_fpcs=[4], frame_step=2)
     with pytest.raises(InputError, match="exactly one of data.frame_step, data.fps, data.duration"):
         VideoDataModule(["a.csv"], dataset_fpcs=[4], frame_step=2, fps=4)
+
+
+def test_segments_take_one_clip_from_each_part_in_every_view(video_dir):
+    ds = dataset(video_dir, ["clip0.mp4 1"], random_clip_sampling=False, num_segments=2)
+    ds.transform = MultiViewTransform(16, num_views=2)
+    clips, label, skipped = ds[0]
+    assert clips.shape == (2, 2, 3, 4, 16, 16) and (label, skipped) == (1, [])
+    # 20 frames in two parts of 10; each part's window of 8 starts the part: frames 0 2 5 7, then 10 12 15 17
+    frames = ds.read_frames(ds.samples[0], None)
+    assert [frame_numbers(segment) for segment in frames] == [[0, 2, 5, 7], [10, 12, 15, 17]]
+    torch.testing.assert_close(clips[1, 0], MultiViewTransform(16, 2)(frames[1])[0])
+
+
+def test_multi_view_crops_spread_along_the_long_side():
+    columns = np.broadcast_to(np.arange(48, dtype=np.uint8)[None, None, :, None] * 5, (2, 16, 48, 3)).copy()
+    views = MultiViewTransform(16, num_views=3)(columns)  # short side already 16: crops start at 0, 16, 32
+    mean, std = torch.tensor(IMAGENET_MEAN)[:, None, None, None], torch.tensor(IMAGENET_STD)[:, None, None, None]
+    pixels = views * std + mean
+    assert views.shape == (3, 3, 2, 16, 16)
+    for i, first in enumerate((0, 16, 32)):
+        expected = torch.arange(first, first + 16, dtype=torch.float32) * 5 / 255
+        torch.testing.assert_close(pixels[i, 0, 0, 0], expected, atol=1e-5, rtol=0)
+
+
+def test_probe_lists_share_the_training_classes(video_dir):
+    (video_dir / "train.csv").write_text("clip0.mp4 cat\nclip1.mp4 dog\n")
+    (video_dir / "val.csv").write_text("clip2.mp4 dog\n")
+    data = VideoDataModule([str(video_dir / "train.csv")], val_datasets=[str(video_dir / "val.csv")],
+                           dataset_fpcs=[4], frame_step=2, crop_size=32, num_workers=0)  # fmt: skip
+    data.setup()
+    assert [s.label for s in data.datasets["val"].samples] == [1], "dog is class 1 in train, so in val too"
+    (video_dir / "val.csv").write_text("clip2.mp4 dog\nclip1.mp4 bird\n")
+    with pytest.raises(InputError, match=r"val.csv:2: class 'bird' is not one of the 2 classes"):
+        VideoDataModule([str(video_dir / "train.csv")], val_datasets=[str(video_dir / "val.csv")],
+                        dataset_fpcs=[4], frame_step=2, num_workers=0).setup()  # fmt: skip
+    (video_dir / "train.csv").write_text("clip0.mp4 0\nclip1.mp4 1\n")
+    (video_dir / "val.csv").write_text("clip2.mp4 1\nclip1.mp4 7\n")
+    with pytest.raises(InputError, match=r"val.csv:2: class 7 does not occur in the training lists \(2 classes\)"):
+        VideoDataModule([str(video_dir / "train.csv")], val_datasets=[str(video_dir / "val.csv")],
+                        dataset_fpcs=[4], frame_step=2, num_workers=0).setup()  # fmt: skip
