@@ -199,7 +199,7 @@ def execute(command: str, run: Any, run_dir: Path) -> dict[str, Any]:
     return metrics
 
 
-PROBES = ("linear", "knn")
+PROBES = ("linear", "knn", "attentive", "anticipation")
 
 
 def probe_encoder(run: Any, model_cfg: Any) -> Any:
@@ -213,21 +213,13 @@ def probe_encoder(run: Any, model_cfg: Any) -> Any:
 
 
 def execute_probe(kind: str, run: Any, run_dir: Path) -> dict[str, Any]:
-    """``jepa probe linear|knn``: frozen features once, then the probe; ``metrics.json``, a PNG and one JSON line."""
+    """``jepa probe KIND``: evaluate a frozen encoder; ``metrics.json``, a PNG and one JSON line, last."""
     import lightning as L
     import torch
     from omegaconf import OmegaConf
 
     from jepa.errors import InputError
-    from jepa.probe_eval import (
-        confusion_matrix,
-        fit_linear_heads,
-        knn_scores,
-        plot_report,
-        split_holdout,
-        topk_accuracy,
-    )
-    from jepa.probes import extract_features
+    from jepa.probe_eval import confusion_matrix, plot_report, topk_accuracy
 
     L.seed_everything(run.seed)
     data, model_cfg, data_cfg, _ = build_data(run)
@@ -236,41 +228,116 @@ def execute_probe(kind: str, run: Any, run_dir: Path) -> dict[str, Any]:
     if tuple(encoder.img_size) != (size, size):
         raise InputError(f"encoder={run.encoder} takes {encoder.img_size[0]}x{encoder.img_size[1]} inputs but the data "
                          f"gives {size}x{size}: set the data's size to {encoder.img_size[0]}")  # fmt: skip
+    if kind == "anticipation":
+        data = anticipation_data(run, data_cfg)
     run_dir.mkdir(parents=True, exist_ok=True)
     OmegaConf.save(OmegaConf.structured(run), run_dir / "config.yaml")
-    cfg, num_classes = run.probe_eval, data.num_classes
-    loaders = data.probe_dataloaders()
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    feats = {}
-    for split, loader in loaders.items():
-        x, y = extract_features(encoder.to(device), loader, device, f"features ({split})")
-        feats[split] = (torch.from_numpy(x), torch.from_numpy(y).long())
-    (train_x, train_y), (test_x, test_y) = feats["train"], feats["val"]
-    metrics: dict[str, Any] = {"probe": kind, "encoder": run.encoder, "num_classes": num_classes,
-                               "num_train": len(train_y), "num_test": len(test_y)}  # fmt: skip
-    heads_report = None
-    if kind == "linear":
-        fit_idx, hold_idx = split_holdout(train_y, cfg.holdout, run.seed)
-        heads, heads_report, mean, std = fit_linear_heads(
-            train_x[fit_idx], train_y[fit_idx], train_x[hold_idx], train_y[hold_idx], num_classes, cfg.lrs,
-            cfg.weight_decays, cfg.epochs, cfg.batch_size, run.seed,
-        )  # fmt: skip
-        best = max(range(len(heads_report)), key=lambda i: heads_report[i].val_top1)
-        with torch.no_grad():
-            scores = heads((test_x - mean) / std)[best]
-        metrics.update(best_lr=heads_report[best].lr, best_wd=heads_report[best].weight_decay,
-                       val_top1=heads_report[best].val_top1, num_heads=len(heads_report))  # fmt: skip
-    else:
-        scores = knn_scores(train_x, train_y, test_x, num_classes, cfg.k, cfg.temperature)
-        metrics.update(k=cfg.k, temperature=cfg.temperature)
-    metrics.update(top1=topk_accuracy(scores, test_y, 1), top5=topk_accuracy(scores, test_y, 5))
-    confusion = confusion_matrix(scores.argmax(1), test_y, num_classes)
+    metrics: dict[str, Any] = {"probe": kind, "encoder": run.encoder, "num_classes": data.num_classes}
+    runner = {"linear": _feature_probe, "knn": _feature_probe, "attentive": _attentive_probe,
+              "anticipation": _anticipation_probe}[kind]  # fmt: skip
+    scores, labels, heads_report = runner(kind, run, data, model_cfg, encoder.to(device), device, metrics)
+    metrics.update(top1=topk_accuracy(scores, labels, 1), top5=topk_accuracy(scores, labels, 5))
+    if heads_report:
+        best = max(heads_report, key=lambda h: h.holdout_score)
+        metrics.update(best_lr=best.lr, best_wd=best.weight_decay, holdout_score=best.holdout_score,
+                       num_heads=len(heads_report))  # fmt: skip
+    confusion = confusion_matrix(scores.argmax(1), labels, scores.shape[1])
     title = f"{kind} probe of {run.encoder}: top-1 {metrics['top1']:.3f}"
     plot_report(run_dir / "probe.png", title, heads_report, confusion)
     (run_dir / "metrics.json").write_text(json.dumps(metrics, indent=2, sort_keys=True) + "\n")
     print(f"run directory: {run_dir.resolve()}  (metrics.json, probe.png)")
     print(json.dumps(metrics))
     return metrics
+
+
+def _feature_probe(kind: str, run: Any, data: Any, model_cfg: Any, encoder: Any, device: Any,
+                   metrics: dict[str, Any]) -> tuple:  # fmt: skip
+    """Linear heads or kNN on mean-pooled features computed once: (test scores, test labels, heads report)."""
+    import torch
+
+    from jepa.probe_eval import fit_linear_heads, knn_scores, split_holdout
+    from jepa.probes import extract_features
+
+    cfg, num_classes = run.probe_eval, data.num_classes
+    feats = {}
+    for split, loader in data.probe_dataloaders().items():
+        x, y = extract_features(encoder, loader, device, f"features ({split})")
+        feats[split] = (torch.from_numpy(x), torch.from_numpy(y).long())
+    (train_x, train_y), (test_x, test_y) = feats["train"], feats["val"]
+    metrics.update(num_train=len(train_y), num_test=len(test_y))
+    if kind == "knn":
+        metrics.update(k=cfg.k, temperature=cfg.temperature)
+        return knn_scores(train_x, train_y, test_x, num_classes, cfg.k, cfg.temperature), test_y, None
+    fit_idx, hold_idx = split_holdout(train_y, cfg.holdout, run.seed)
+    lin = cfg.linear
+    heads, report, mean, std = fit_linear_heads(
+        train_x[fit_idx], train_y[fit_idx], train_x[hold_idx], train_y[hold_idx], num_classes, lin.lrs,
+        lin.weight_decays, lin.epochs, lin.batch_size, run.seed,
+    )  # fmt: skip
+    best = max(range(len(report)), key=lambda i: report[i].holdout_score)
+    with torch.no_grad():
+        return heads((test_x - mean) / std)[best], test_y, report
+
+
+def _attentive_probe(kind: str, run: Any, data: Any, model_cfg: Any, encoder: Any, device: Any,
+                     metrics: dict[str, Any]) -> tuple:  # fmt: skip
+    """A grid of attentive classifiers trained on the frozen encoder, the best on held-out train scored on val."""
+    from jepa.attentive_probe import fit_attentive_probe
+
+    cfg, att = run.probe_eval, run.probe_eval.attentive
+    loaders = data.segment_dataloaders(att.num_segments, att.num_views, att.augment, cfg.holdout)
+    frames = (att.image_frames or encoder.num_frames) if encoder.is_video else None
+    report, best, probs, labels = fit_attentive_probe(
+        encoder, loaders, data.num_classes, att.lrs, att.weight_decays, att.epochs, att.num_probe_blocks,
+        att.num_heads or encoder.num_heads, device, frames, run.seed,
+    )  # fmt: skip
+    metrics.update(num_train=len(loaders["train"].dataset), num_test=len(labels), segments=att.num_segments,
+                   views=att.num_views)  # fmt: skip
+    return probs, labels, report
+
+
+def anticipation_data(run: Any, data_cfg: Any) -> Any:
+    """The anticipation probe's data: ``data.datasets`` / ``data.val_datasets`` as EK100-style annotation files."""
+    from jepa.data.anticipation import AnticipationDataModule
+    from jepa.errors import InputError
+
+    if data_cfg.demo_root is not None:
+        raise InputError("the anticipation probe reads EK100-style annotation files: set data.datasets=[...], "
+                         "data.val_datasets=[...] and data.demo_root=null")  # fmt: skip
+    if data_cfg.fps is None:
+        raise InputError("the anticipation probe samples clips at data.fps frames per second: set data.fps "
+                         "(and data.frame_step=null data.duration=null)")  # fmt: skip
+    ant = run.probe_eval.anticipation
+    return AnticipationDataModule(
+        data_cfg.datasets, data_cfg.val_datasets, max(data_cfg.dataset_fpcs), ant.anticipation_time, ant.video_root,
+        data_cfg.crop_size, data_cfg.random_resize_scale, data_cfg.batch_size, data_cfg.num_workers,
+        data_cfg.backend, data_cfg.frame_step, data_cfg.fps, data_cfg.duration, run.seed,
+    )  # fmt: skip
+
+
+def _anticipation_probe(kind: str, run: Any, data: Any, model_cfg: Any, encoder: Any, device: Any,
+                        metrics: dict[str, Any]) -> tuple:  # fmt: skip
+    """Encoder + predictor tokens of the future, a grid of verb/noun/action heads; recall@5 of each on val."""
+    from jepa.anticipation_probe import anticipation_recalls, fit_anticipation_probe, split_logits
+    from jepa.objectives.base import build_predictor
+    from predictors.anticipation import AnticipativeEncoder
+    from predictors.pretrained import load_pretrained as load_predictor
+
+    ant = run.probe_eval.anticipation
+    if run.encoder == "random":
+        predictor = build_predictor(model_cfg.predictor, encoder).eval()
+    else:
+        predictor = load_predictor(run.encoder)
+    model = AnticipativeEncoder(encoder, predictor.to(device), data.rate["fps"], ant.num_output_frames)
+    report, best, logits, labels = fit_anticipation_probe(
+        model, data.probe_loaders(run.probe_eval.holdout), data.classes, ant.anticipation_time, ant.lrs,
+        ant.weight_decays, ant.epochs, ant.num_probe_blocks, ant.num_heads or encoder.num_heads, device, run.seed,
+    )  # fmt: skip
+    metrics.update(anticipation_recalls(logits, labels, data.classes), num_test=len(labels),
+                   num_verbs=data.classes.num_verbs, num_nouns=data.classes.num_nouns,
+                   anticipation_time=ant.anticipation_time)  # fmt: skip
+    return split_logits(logits, data.classes)[2], labels, report
 
 
 def _overrides(pairs: Sequence[str]) -> dict[str, Any]:

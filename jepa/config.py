@@ -212,18 +212,71 @@ class TrainerConfig:
     deterministic: bool = False
 
 
-@dataclass
-class ProbeEvalConfig:
-    """``jepa probe``: the grid of linear heads trained together (vjepa2's 5 learning rates × 4 weight decays),
-    their epochs and batch, the share of train held out to choose the best head, and the kNN settings."""
+VJEPA2_PROBE_LRS = [5e-3, 3e-3, 1e-3, 3e-4, 1e-4]
+VJEPA2_PROBE_WEIGHT_DECAYS = [0.01, 0.1, 0.4, 0.8]
 
-    lrs: list[float] = field(default_factory=lambda: [5e-3, 3e-3, 1e-3, 3e-4, 1e-4])
-    weight_decays: list[float] = field(default_factory=lambda: [0.01, 0.1, 0.4, 0.8])
+
+@dataclass
+class LinearProbeConfig:
+    """``jepa probe linear``: one linear head per (learning rate, weight decay), trained together on standardised
+    cached features with AdamW for ``epochs``; the grid's learning rates sit higher than the attentive probe's, as a
+    linear head on standardised features needs them to converge in 100 epochs."""
+
+    lrs: list[float] = field(default_factory=lambda: [0.1, 0.05, 0.02, 0.01, 0.005])
+    weight_decays: list[float] = field(default_factory=lambda: list(VJEPA2_PROBE_WEIGHT_DECAYS))
     epochs: int = 100
     batch_size: int = 64
+
+
+@dataclass
+class AttentiveProbeConfig:
+    """``jepa probe attentive``: one attentive classifier per (learning rate, weight decay) of vjepa2's grid, each
+    of ``num_probe_blocks`` blocks (the last cross-attention from a learnt query; ``num_heads`` attention heads, the
+    encoder's when null), trained for ``epochs`` on the data's batches. A sample is ``num_segments`` clips whose
+    tokens are concatenated, tested on ``num_views`` spatial views with their softmax averaged (K400 16x8x3: 16
+    frames, 8 segments, 3 views). ``augment``: RandAugment / AutoAugment and random erasing on training inputs.
+    For a video encoder an image becomes a clip of ``image_frames`` repeated frames (the encoder's clip length when
+    null)."""
+
+    lrs: list[float] = field(default_factory=lambda: list(VJEPA2_PROBE_LRS))
+    weight_decays: list[float] = field(default_factory=lambda: list(VJEPA2_PROBE_WEIGHT_DECAYS))
+    num_probe_blocks: int = 4
+    num_heads: int | None = None
+    num_segments: int = 1
+    num_views: int = 1
+    epochs: int = 20
+    augment: bool = True
+    image_frames: int | None = None
+
+
+@dataclass
+class AnticipationProbeConfig:
+    """``jepa probe anticipation`` (EK100 style): the clip ends ``anticipation_time`` seconds before each action
+    starts; the encoder's predictor adds its tokens for ``num_output_frames`` frames that far ahead, and a grid of
+    attentive heads (verb, noun and action queries; ``num_probe_blocks`` blocks) is trained with a focal loss.
+    ``video_root``: where ``<participant_id>/videos/<video_id>.MP4`` lie (the annotation file's folder when null)."""
+
+    anticipation_time: float = 1.0
+    num_output_frames: int = 2
+    video_root: str | None = None
+    lrs: list[float] = field(default_factory=lambda: list(VJEPA2_PROBE_LRS))
+    weight_decays: list[float] = field(default_factory=lambda: list(VJEPA2_PROBE_WEIGHT_DECAYS))
+    num_probe_blocks: int = 4
+    num_heads: int | None = None
+    epochs: int = 20
+
+
+@dataclass
+class ProbeEvalConfig:
+    """``jepa probe``: the share of train held out to choose the best head, the kNN settings (k, temperature), and
+    the linear, attentive and anticipation probes."""
+
     holdout: float = 0.1
     k: int = 20
     temperature: float = 0.07
+    linear: LinearProbeConfig = field(default_factory=LinearProbeConfig)
+    attentive: AttentiveProbeConfig = field(default_factory=AttentiveProbeConfig)
+    anticipation: AnticipationProbeConfig = field(default_factory=AnticipationProbeConfig)
 
 
 @dataclass

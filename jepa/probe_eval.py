@@ -18,11 +18,12 @@ from torch import Tensor, nn
 
 @dataclass
 class HeadResult:
-    """One probe head: its settings and top-1 on the held-out part of train."""
+    """One probe head: its settings and its score on the held-out part of train (top-1; action recall@5 for the
+    anticipation probe)."""
 
     lr: float
     weight_decay: float
-    val_top1: float
+    holdout_score: float
 
 
 def topk_accuracy(scores: Tensor, labels: Tensor, k: int) -> float:
@@ -118,7 +119,7 @@ def plot_report(path: Path, title: str, heads: list[HeadResult] | None, confusio
     fig, axes = plt.subplots(1, panels, figsize=(6 * panels, 5), squeeze=False)
     if heads:
         ax = axes[0, 0]
-        ax.bar(range(len(heads)), [h.val_top1 for h in heads], color="tab:blue")
+        ax.bar(range(len(heads)), [h.holdout_score for h in heads], color="tab:blue")
         ax.set_xticks(range(len(heads)), [f"{h.lr:g}\n{h.weight_decay:g}" for h in heads], fontsize=6)
         ax.set_xlabel("head: learning rate / weight decay")
         ax.set_ylabel("top-1 on held-out train")

@@ -86,3 +86,21 @@ class AttentiveClassifier(nn.Module):
 
     def forward(self, tokens: Tensor) -> Tensor:
         return self.linear(self.pooler(tokens).squeeze(1))
+
+
+class ActionAnticipationClassifier(nn.Module):
+    """An attentive pooler with three queries, read by a verb, a noun and an action classifier (the V-JEPA 2
+    action-anticipation probe; parameter names as released). Returns the logits side by side,
+    ``[B, num_verbs + num_nouns + num_actions]``."""
+
+    def __init__(self, embed_dim: int, num_heads: int, depth: int, num_verbs: int, num_nouns: int,
+                 num_actions: int) -> None:  # fmt: skip
+        super().__init__()
+        self.pooler = AttentivePooler(embed_dim, num_heads, depth, num_queries=3)
+        self.verb_classifier = nn.Linear(embed_dim, num_verbs)
+        self.noun_classifier = nn.Linear(embed_dim, num_nouns)
+        self.action_classifier = nn.Linear(embed_dim, num_actions)
+
+    def forward(self, tokens: Tensor) -> Tensor:
+        verb, noun, action = self.pooler(tokens).unbind(1)
+        return torch.cat([self.verb_classifier(verb), self.noun_classifier(noun), self.action_classifier(action)], -1)

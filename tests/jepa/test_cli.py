@@ -106,7 +106,7 @@ def test_unreadable_image_is_skipped_with_warning_and_counted(tmp_path):
 
 @pytest.mark.parametrize("overrides, message", [
     (["data.root=/no/such/dir"], "data.root=/no/such/dir: no such directory"),
-    (["experiment=ijepa/nope"], "available experiments: ijepa/quickstart"),
+    (["experiment=ijepa/nope"], "available experiments: eval/ek100, eval/in1k, eval/k400, eval/ssv2, ijepa/quickstart"),
     (["data.colour=1"], "Could not override 'data.colour'"),
     (["trainer.max_steps=many"], "Value 'many' of type 'str' could not be converted to Integer"),
     (["experiment=ijepa/vit_small_16"], "data.root is required by this experiment"),

@@ -23,8 +23,8 @@ def test_linear_heads_learn_and_the_grid_matters():
     heads, results, mean, std = fit_linear_heads(x[fit], y[fit], x[hold], y[hold], 4, [1e-2, 1e-6], [0.0, 0.1],
                                                  epochs=20, batch_size=32)  # fmt: skip
     assert len(heads.weights) == 4 and [(r.lr, r.weight_decay) for r in results][:2] == [(1e-2, 0.0), (1e-2, 0.1)]
-    assert max(r.val_top1 for r in results) > 0.95, "a well-set head separates the clusters"
-    assert min(r.val_top1 for r in results[2:]) < 0.9, "a head with a tiny learning rate barely learns"
+    assert max(r.holdout_score for r in results) > 0.95, "a well-set head separates the clusters"
+    assert min(r.holdout_score for r in results[2:]) < 0.9, "a head with a tiny learning rate barely learns"
     torch.testing.assert_close(mean, x[fit].mean(0))
 
 
@@ -40,8 +40,8 @@ def test_knn_topk_and_confusion():
     assert confusion_matrix(scores.argmax(1), labels, 3).tolist() == [[0, 0, 0], [0, 1, 0], [1, 0, 1]]
 
 
-QUICK = ["experiment=ijepa/quickstart", "data.num_workers=0", "probe_eval.epochs=3",
-         "probe_eval.lrs=[0.01,0.001]", "probe_eval.weight_decays=[0.01]"]  # fmt: skip
+QUICK = ["experiment=ijepa/quickstart", "data.num_workers=0", "probe_eval.linear.epochs=3",
+         "probe_eval.linear.lrs=[0.01,0.001]", "probe_eval.linear.weight_decays=[0.01]"]  # fmt: skip
 
 
 @pytest.mark.parametrize("kind", ["linear", "knn"])
@@ -59,7 +59,7 @@ def test_jepa_probe_writes_metrics_picture_and_one_json_line(tmp_path, capsys, k
 
 def test_jepa_probe_errors(tmp_path, capsys):
     assert main(["probe", "attentiv"]) == 2
-    assert "choose a probe: linear, knn" in capsys.readouterr().err
+    assert "choose a probe: linear, knn, attentive, anticipation (got attentiv)" in capsys.readouterr().err
     args = ["probe", "knn", *QUICK, "encoder=random", "model.encoder.img_size=64", f"hydra.run.dir={tmp_path}"]
     assert main(args) == 2
     assert "takes 64x64 inputs but the data gives 32x32" in capsys.readouterr().err

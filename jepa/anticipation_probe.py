@@ -1,0 +1,91 @@
+"""The action-anticipation probe (EPIC-KITCHENS-100 style, as in V-JEPA 2): a frozen encoder and predictor give
+the tokens of a clip and of the frames a chosen time ahead; a grid of attentive heads with verb, noun and action
+queries learns from them with a sigmoid focal loss; heads are compared by mean class recall@5."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+from torch.utils.data import DataLoader
+from torchvision.ops import sigmoid_focal_loss
+
+from jepa.attentive_probe import head_outputs, make_heads, train_heads
+from jepa.data.anticipation import ActionClasses
+from jepa.probe_eval import HeadResult
+from predictors.anticipation import AnticipativeEncoder
+from predictors.heads import ActionAnticipationClassifier
+
+
+def focal_loss(logits: Tensor, labels: Tensor, alpha: float = 0.25, gamma: float = 2.0) -> Tensor:
+    """Sigmoid focal loss against one-hot labels, summed over classes, averaged over the batch."""
+    targets = F.one_hot(labels, logits.shape[-1]).to(logits.dtype)
+    return sigmoid_focal_loss(logits, targets, alpha, gamma, reduction="sum") / len(labels)
+
+
+def mean_class_recall(scores: Tensor, labels: Tensor, k: int = 5) -> float:
+    """Recall@k averaged over the classes that occur in ``labels`` (EK100's class-mean recall)."""
+    hit = (scores.topk(min(k, scores.shape[1]), dim=1).indices == labels[:, None]).any(1).float()
+    classes = labels.unique()
+    return float(torch.stack([hit[labels == c].mean() for c in classes]).mean())
+
+
+def split_logits(logits: Tensor, classes: ActionClasses) -> tuple[Tensor, Tensor, Tensor]:
+    """Verb, noun and action logits from the classifier's side-by-side output."""
+    sizes = [classes.num_verbs, classes.num_nouns, len(classes.actions)]
+    verb, noun, action = logits.split(sizes, dim=-1)
+    return verb, noun, action
+
+
+def anticipation_recalls(logits: Tensor, actions: Tensor, classes: ActionClasses) -> dict[str, float]:
+    """Mean class recall@5 of verbs, nouns and actions (sigmoid scores, as the official metric)."""
+    verbs, nouns = classes.verb_noun(actions)
+    verb, noun, action = (x.sigmoid() for x in split_logits(logits, classes))
+    return {"verb_recall5": mean_class_recall(verb, verbs), "noun_recall5": mean_class_recall(noun, nouns),
+            "action_recall5": mean_class_recall(action, actions)}  # fmt: skip
+
+
+def fit_anticipation_probe(
+    model: AnticipativeEncoder,
+    loaders: dict[str, DataLoader],
+    classes: ActionClasses,
+    anticipation_time: float,
+    lrs: Sequence[float],
+    weight_decays: Sequence[float],
+    epochs: int,
+    depth: int,
+    num_heads: int,
+    device: torch.device,
+    seed: int = 0,
+) -> tuple[list[HeadResult], int, Tensor, Tensor]:
+    """Heads over the grid trained with the focal loss of verb, noun and action, the best chosen by action
+    recall@5 on ``loaders["holdout"]``; returns every head's recall there, the best's index, and its logits on
+    ``loaders["val"]`` with the action labels."""
+    torch.manual_seed(seed)
+    grid = [(lr, wd) for lr in lrs for wd in weight_decays]
+    heads = make_heads(grid, lambda: ActionAnticipationClassifier(model.embed_dim, num_heads, depth,
+                                                                  classes.num_verbs, classes.num_nouns,
+                                                                  len(classes.actions)))  # fmt: skip
+    model.eval()
+
+    def encode(clips: Tensor) -> Tensor:
+        return model(clips, torch.full((len(clips),), anticipation_time))[None]
+
+    def loss(logits: Tensor, actions: Tensor) -> Tensor:
+        verbs, nouns = classes.verb_noun(actions.cpu())
+        verb, noun, action = split_logits(logits, classes)
+        return (
+            focal_loss(verb, verbs.to(logits.device))
+            + focal_loss(noun, nouns.to(logits.device))
+            + focal_loss(action, actions)
+        )
+
+    train_heads(heads, grid, encode, loss, loaders["train"], epochs, device)
+    held, held_labels = head_outputs(heads, encode, loaders["holdout"], device, "choose a head")
+    results = [HeadResult(lr, wd, anticipation_recalls(held[i, 0], held_labels, classes)["action_recall5"])
+               for i, (lr, wd) in enumerate(grid)]  # fmt: skip
+    best = max(range(len(results)), key=lambda i: results[i].holdout_score)
+    val, val_labels = head_outputs(heads[best : best + 1], encode, loaders["val"], device, "evaluate")
+    return results, best, val[0, 0], val_labels

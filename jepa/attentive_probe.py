@@ -1,0 +1,137 @@
+"""Attentive probes on a frozen encoder, as in V-JEPA / V-JEPA 2's frozen evaluations.
+
+Every (learning rate, weight decay) of a grid trains its own probe head on the same encoder outputs, in one pass
+over the data; the best on held-out training samples is reported. A sample's clips (temporal segments) are encoded
+one by one and their tokens concatenated, so the probe attends across segments; each spatial view is classified on
+its own and the views' softmax averaged.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import nullcontext
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from rich.progress import track
+from torch import Tensor, nn
+from torch.utils.data import DataLoader
+
+from jepa.probe_eval import HeadResult, topk_accuracy
+from predictors.heads import AttentiveClassifier
+
+
+def as_segment_views(inputs: Tensor, image_frames: int | None) -> Tensor:
+    """``[B, S, V, 3, T, H, W]`` as it is; images ``[B, 3, H, W]`` as one segment and view, repeated to
+    ``image_frames`` frames when given (a video encoder sees an image as a still clip)."""
+    if inputs.ndim == 7:
+        return inputs
+    if inputs.ndim != 4:
+        raise ValueError(f"expected images [B, 3, H, W] or clips [B, S, V, 3, T, H, W], got {tuple(inputs.shape)}")
+    if image_frames is not None:
+        inputs = inputs.unsqueeze(2).expand(-1, -1, image_frames, -1, -1)
+    return inputs[:, None, None]
+
+
+@torch.no_grad()
+def encode_views(encoder: nn.Module, inputs: Tensor, image_frames: int | None = None) -> Tensor:
+    """Frozen tokens ``[V, B, S * N, D]``: each clip encoded alone, the ``S`` clips of a view concatenated."""
+    clips = as_segment_views(inputs, image_frames)
+    batch, segments, views = clips.shape[:3]
+    tokens = encoder(clips.permute(2, 1, 0, *range(3, clips.ndim)).flatten(0, 2))
+    tokens = tokens.view(views, segments, batch, *tokens.shape[1:])
+    return tokens.transpose(1, 2).flatten(2, 3)
+
+
+def make_heads(grid: Sequence[tuple[float, float]], make: Callable[[], nn.Module]) -> nn.ModuleList:
+    """One freshly made probe head per (learning rate, weight decay) of ``grid``."""
+    return nn.ModuleList(make() for _ in grid)
+
+
+def _autocast(device: torch.device) -> Any:
+    return torch.autocast("cuda", dtype=torch.bfloat16) if device.type == "cuda" else nullcontext()
+
+
+def _groups(loader: DataLoader, desc: str) -> Iterator[tuple[Tensor, Tensor]]:
+    for batch in track(loader, description=desc, transient=True):
+        for group in batch["groups"]:
+            yield group["inputs"], group["labels"]
+
+
+def train_heads(
+    heads: nn.ModuleList,
+    grid: Sequence[tuple[float, float]],
+    encode: Callable[[Tensor], Tensor],
+    loss_fn: Callable[[Tensor, Tensor], Tensor],
+    loader: DataLoader,
+    epochs: int,
+    device: torch.device,
+) -> None:
+    """Train head ``i`` with AdamW at ``grid[i]`` (learning rate, weight decay), the learning rate decaying to 0 on
+    a cosine over all steps (no warmup: the official grid). ``encode`` gives frozen tokens ``[V, B, N, D]``;
+    ``loss_fn(outputs [B, C], labels)`` is summed over views and heads (each head's gradient is its own)."""
+    optimizer = torch.optim.AdamW([{"params": list(h.parameters()), "lr": lr, "weight_decay": wd}
+                                   for h, (lr, wd) in zip(heads, grid)])  # fmt: skip
+    schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, max(1, epochs * len(loader)))
+    heads.to(device)
+    for epoch in range(epochs):
+        heads.train()
+        for inputs, labels in _groups(loader, f"probe heads: epoch {epoch + 1}/{epochs}"):
+            labels = labels.to(device)
+            with _autocast(device):
+                views = encode(inputs.to(device))
+                loss = sum(loss_fn(head(tokens).float(), labels) for tokens in views for head in heads)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            schedule.step()
+    heads.eval()
+
+
+@torch.no_grad()
+def head_outputs(
+    heads: nn.ModuleList, encode: Callable[[Tensor], Tensor], loader: DataLoader, device: torch.device, desc: str
+) -> tuple[Tensor, Tensor]:
+    """Every head's outputs on every view, ``[H, V, N, C]``, and the labels ``[N]``."""
+    outputs, labels = [], []
+    for inputs, y in _groups(loader, desc):
+        with _autocast(device):
+            views = encode(inputs.to(device))
+            per_head = [torch.stack([head(tokens) for tokens in views]) for head in heads]
+        outputs.append(torch.stack(per_head).float().cpu())
+        labels.append(y)
+    return torch.cat(outputs, dim=2), torch.cat(labels)
+
+
+def fit_attentive_probe(
+    encoder: nn.Module,
+    loaders: dict[str, DataLoader],
+    num_classes: int,
+    lrs: Sequence[float],
+    weight_decays: Sequence[float],
+    epochs: int,
+    depth: int,
+    num_heads: int,
+    device: torch.device,
+    image_frames: int | None = None,
+    seed: int = 0,
+) -> tuple[list[HeadResult], int, Tensor, Tensor]:
+    """Attentive classifiers over the grid trained on ``loaders["train"]`` with cross-entropy, the best chosen on
+    ``loaders["holdout"]``; returns every head's result there, the best's index, and its class probabilities on
+    ``loaders["val"]`` (softmax averaged over views) with the labels."""
+    torch.manual_seed(seed)
+    grid = [(lr, wd) for lr in lrs for wd in weight_decays]
+    heads = make_heads(grid, lambda: AttentiveClassifier(encoder.embed_dim, num_heads, depth, num_classes))
+    encoder.eval()
+
+    def encode(inputs: Tensor) -> Tensor:
+        return encode_views(encoder, inputs, image_frames)
+
+    train_heads(heads, grid, encode, lambda out, y: F.cross_entropy(out, y), loaders["train"], epochs, device)
+    held, held_labels = head_outputs(heads, encode, loaders["holdout"], device, "choose a head")
+    probs = held.softmax(-1).mean(1)
+    results = [HeadResult(lr, wd, topk_accuracy(probs[i], held_labels, 1)) for i, (lr, wd) in enumerate(grid)]
+    best = max(range(len(results)), key=lambda i: results[i].holdout_score)
+    val, val_labels = head_outputs(heads[best : best + 1], encode, loaders["val"], device, "evaluate")
+    return results, best, val[0].softmax(-1).mean(0), val_labels
