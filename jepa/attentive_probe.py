@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import nullcontext
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -116,9 +117,9 @@ def fit_attentive_probe(
     device: torch.device,
     image_frames: int | None = None,
     seed: int = 0,
-) -> tuple[list[HeadResult], int, Tensor, Tensor]:
+) -> tuple[list[HeadResult], AttentiveClassifier, Tensor, Tensor]:
     """Attentive classifiers over the grid trained on ``loaders["train"]`` with cross-entropy, the best chosen on
-    ``loaders["holdout"]``; returns every head's result there, the best's index, and its class probabilities on
+    ``loaders["holdout"]``; returns every head's result there, the best head, and its class probabilities on
     ``loaders["val"]`` (softmax averaged over views) with the labels."""
     torch.manual_seed(seed)
     grid = [(lr, wd) for lr in lrs for wd in weight_decays]
@@ -134,4 +135,11 @@ def fit_attentive_probe(
     results = [HeadResult(lr, wd, topk_accuracy(probs[i], held_labels, 1)) for i, (lr, wd) in enumerate(grid)]
     best = max(range(len(results)), key=lambda i: results[i].holdout_score)
     val, val_labels = head_outputs(heads[best : best + 1], encode, loaders["val"], device, "evaluate")
-    return results, best, val[0].softmax(-1).mean(0), val_labels
+    return results, heads[best], val[0].softmax(-1).mean(0), val_labels
+
+
+def save_official_probe(head: nn.Module, path: Path, epochs: int) -> None:
+    """The head in the layout of the official evaluation checkpoints (``{"classifiers": [state dict with the
+    'module.' prefix of DDP]}``), so that official tools and :func:`predictors.pretrained.load_probe` read it."""
+    state = {f"module.{k}": v.detach().cpu() for k, v in head.state_dict().items()}
+    torch.save({"classifiers": [state], "epoch": epochs}, path)

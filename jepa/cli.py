@@ -13,7 +13,7 @@ from typing import Any
 COMMANDS = ("fit", "validate", "test")
 TOOLS = ("convert", "features")
 USAGE = """usage: jepa {{fit,validate,test}} [experiment=NAME] [KEY=VALUE ...]
-       jepa probe {{linear,knn}} [experiment=NAME] encoder=CHECKPOINT|EXPORT|random [KEY=VALUE ...]
+       jepa probe {{linear,knn,attentive,anticipation}} [experiment=NAME] encoder=SOURCE|random [KEY=VALUE ...]
        jepa convert SOURCE OUT_DIR [--which encoder] [KEY=VALUE ...]
        jepa features SOURCE INPUT... --out FILE.safetensors|FILE.npy [--batch-size N] [--num-frames N]
 
@@ -21,8 +21,10 @@ Compose a run from configs/ (groups: model, data, mask, trainer; an experiment s
 run it with Lightning. Any key can be overridden, e.g. trainer.max_steps=200 data.root=DIR model.encoder.size=small.
 ckpt_path=FILE starts from a checkpoint; hydra.run.dir=DIR picks the run directory.
 
-probe evaluates a frozen encoder on the experiment's data: linear (a grid of heads, the best on held-out train,
-reported on val) or kNN; encoder=random is a fresh encoder of model.encoder's size, the baseline.
+probe evaluates a frozen encoder on the experiment's data: linear (a grid of heads on mean-pooled features, the
+best on held-out train, reported on val), kNN, attentive (a grid of attentive probes; segments x views as in the
+eval/k400, eval/ssv2, eval/in1k experiments) or anticipation (EK100-style annotations, eval/ek100); encoder=random
+is a fresh encoder of model.encoder's size, the baseline.
 convert writes model.safetensors + config.json from any pretrained source (official I-JEPA / V-JEPA / V-JEPA 2
 files, Hugging Face VJEPA2Model folders, our checkpoints, or an official name such as vjepa2_vit_large);
 KEY=VALUE sets what the weights cannot say (num_heads=16, img_size=256, num_frames=16; predictor.num_heads=12 for
@@ -236,24 +238,29 @@ def execute_probe(kind: str, run: Any, run_dir: Path) -> dict[str, Any]:
     metrics: dict[str, Any] = {"probe": kind, "encoder": run.encoder, "num_classes": data.num_classes}
     runner = {"linear": _feature_probe, "knn": _feature_probe, "attentive": _attentive_probe,
               "anticipation": _anticipation_probe}[kind]  # fmt: skip
-    scores, labels, heads_report = runner(kind, run, data, model_cfg, encoder.to(device), device, metrics)
+    scores, labels, heads_report, confused = runner(kind, run, data, model_cfg, encoder.to(device), device, metrics,
+                                                    run_dir)  # fmt: skip
     metrics.update(top1=topk_accuracy(scores, labels, 1), top5=topk_accuracy(scores, labels, 5))
     if heads_report:
         best = max(heads_report, key=lambda h: h.holdout_score)
         metrics.update(best_lr=best.lr, best_wd=best.weight_decay, holdout_score=best.holdout_score,
                        num_heads=len(heads_report))  # fmt: skip
-    confusion = confusion_matrix(scores.argmax(1), labels, scores.shape[1])
+    confused = confused or (scores, labels, "class")
+    confusion = confusion_matrix(confused[0].argmax(1), confused[1], confused[0].shape[1])
     title = f"{kind} probe of {run.encoder}: top-1 {metrics['top1']:.3f}"
-    plot_report(run_dir / "probe.png", title, heads_report, confusion)
+    score_name = "action recall@5" if kind == "anticipation" else "top-1"
+    plot_report(run_dir / "probe.png", title, heads_report, confusion, score_name, confused[2])
     (run_dir / "metrics.json").write_text(json.dumps(metrics, indent=2, sort_keys=True) + "\n")
-    print(f"run directory: {run_dir.resolve()}  (metrics.json, probe.png)")
+    written = ", ".join(sorted(path.name for path in run_dir.iterdir() if path.is_file()))
+    print(f"run directory: {run_dir.resolve()}  ({written})")
     print(json.dumps(metrics))
     return metrics
 
 
 def _feature_probe(kind: str, run: Any, data: Any, model_cfg: Any, encoder: Any, device: Any,
-                   metrics: dict[str, Any]) -> tuple:  # fmt: skip
-    """Linear heads or kNN on mean-pooled features computed once: (test scores, test labels, heads report)."""
+                   metrics: dict[str, Any], run_dir: Path) -> tuple:  # fmt: skip
+    """Linear heads or kNN on mean-pooled features computed once. Every probe runner returns the test scores and
+    labels, the heads' report, and what to draw the confusion matrix of (scores, labels, name; None: the same)."""
     import torch
 
     from jepa.probe_eval import fit_linear_heads, knn_scores, split_holdout
@@ -268,7 +275,7 @@ def _feature_probe(kind: str, run: Any, data: Any, model_cfg: Any, encoder: Any,
     metrics.update(num_train=len(train_y), num_test=len(test_y))
     if kind == "knn":
         metrics.update(k=cfg.k, temperature=cfg.temperature)
-        return knn_scores(train_x, train_y, test_x, num_classes, cfg.k, cfg.temperature), test_y, None
+        return knn_scores(train_x, train_y, test_x, num_classes, cfg.k, cfg.temperature), test_y, None, None
     fit_idx, hold_idx = split_holdout(train_y, cfg.holdout, run.seed)
     lin = cfg.linear
     heads, report, mean, std = fit_linear_heads(
@@ -277,24 +284,25 @@ def _feature_probe(kind: str, run: Any, data: Any, model_cfg: Any, encoder: Any,
     )  # fmt: skip
     best = max(range(len(report)), key=lambda i: report[i].holdout_score)
     with torch.no_grad():
-        return heads((test_x - mean) / std)[best], test_y, report
+        return heads((test_x - mean) / std)[best], test_y, report, None
 
 
 def _attentive_probe(kind: str, run: Any, data: Any, model_cfg: Any, encoder: Any, device: Any,
-                     metrics: dict[str, Any]) -> tuple:  # fmt: skip
+                     metrics: dict[str, Any], run_dir: Path) -> tuple:  # fmt: skip
     """A grid of attentive classifiers trained on the frozen encoder, the best on held-out train scored on val."""
-    from jepa.attentive_probe import fit_attentive_probe
+    from jepa.attentive_probe import fit_attentive_probe, save_official_probe
 
     cfg, att = run.probe_eval, run.probe_eval.attentive
     loaders = data.segment_dataloaders(att.num_segments, att.num_views, att.augment, cfg.holdout)
     frames = (att.image_frames or encoder.num_frames) if encoder.is_video else None
-    report, best, probs, labels = fit_attentive_probe(
+    report, head, probs, labels = fit_attentive_probe(
         encoder, loaders, data.num_classes, att.lrs, att.weight_decays, att.epochs, att.num_probe_blocks,
         att.num_heads or encoder.num_heads, device, frames, run.seed,
     )  # fmt: skip
+    save_official_probe(head, run_dir / "probe.pt", att.epochs)
     metrics.update(num_train=len(loaders["train"].dataset), num_test=len(labels), segments=att.num_segments,
                    views=att.num_views)  # fmt: skip
-    return probs, labels, report
+    return probs, labels, report, None
 
 
 def anticipation_data(run: Any, data_cfg: Any) -> Any:
@@ -317,7 +325,7 @@ def anticipation_data(run: Any, data_cfg: Any) -> Any:
 
 
 def _anticipation_probe(kind: str, run: Any, data: Any, model_cfg: Any, encoder: Any, device: Any,
-                        metrics: dict[str, Any]) -> tuple:  # fmt: skip
+                        metrics: dict[str, Any], run_dir: Path) -> tuple:  # fmt: skip
     """Encoder + predictor tokens of the future, a grid of verb/noun/action heads; recall@5 of each on val."""
     from jepa.anticipation_probe import anticipation_recalls, fit_anticipation_probe, split_logits
     from jepa.objectives.base import build_predictor
@@ -337,7 +345,8 @@ def _anticipation_probe(kind: str, run: Any, data: Any, model_cfg: Any, encoder:
     metrics.update(anticipation_recalls(logits, labels, data.classes), num_test=len(labels),
                    num_verbs=data.classes.num_verbs, num_nouns=data.classes.num_nouns,
                    anticipation_time=ant.anticipation_time)  # fmt: skip
-    return split_logits(logits, data.classes)[2], labels, report
+    verb, _, action = split_logits(logits, data.classes)
+    return action, labels, report, (verb, data.classes.verb_noun(labels)[0], "verb")
 
 
 def _overrides(pairs: Sequence[str]) -> dict[str, Any]:

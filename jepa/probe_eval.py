@@ -108,8 +108,10 @@ def confusion_matrix(predicted: Tensor, labels: Tensor, num_classes: int) -> np.
     return matrix
 
 
-def plot_report(path: Path, title: str, heads: list[HeadResult] | None, confusion: np.ndarray) -> None:
-    """A PNG: validation top-1 of every head (when there are heads) and the confusion matrix on the test split."""
+def plot_report(path: Path, title: str, heads: list[HeadResult] | None, confusion: np.ndarray,
+                score_name: str = "top-1", class_name: str = "class") -> None:  # fmt: skip
+    """A PNG: every head's ``score_name`` on held-out train (when there are heads) and the confusion matrix (of
+    ``class_name``) on the evaluation split."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -122,13 +124,13 @@ def plot_report(path: Path, title: str, heads: list[HeadResult] | None, confusio
         ax.bar(range(len(heads)), [h.holdout_score for h in heads], color="tab:blue")
         ax.set_xticks(range(len(heads)), [f"{h.lr:g}\n{h.weight_decay:g}" for h in heads], fontsize=6)
         ax.set_xlabel("head: learning rate / weight decay")
-        ax.set_ylabel("top-1 on held-out train")
+        ax.set_ylabel(f"{score_name} on held-out train")
         ax.set_title("probe heads")
     ax = axes[0, -1]
     normed = confusion / np.maximum(confusion.sum(1, keepdims=True), 1)
     ax.imshow(normed, cmap="Blues", vmin=0, vmax=1)
-    ax.set_xlabel("predicted class")
-    ax.set_ylabel("true class")
+    ax.set_xlabel(f"predicted {class_name}")
+    ax.set_ylabel(f"true {class_name}")
     ax.set_title("confusion on the evaluation split (row-normalised)")
     fig.suptitle(title)
     fig.tight_layout()

@@ -9,10 +9,13 @@ from PIL import Image
 from torch.utils.data import DataLoader
 
 from encoders.vit import create_encoder
-from jepa.attentive_probe import as_segment_views, encode_views, fit_attentive_probe
+from jepa.attentive_probe import as_segment_views, encode_views, fit_attentive_probe, save_official_probe
 from jepa.cli import main
 from jepa.data.demo_videos import write_mp4
 from jepa.masks import MaskCollator
+from predictors.heads import AttentiveClassifier
+from predictors.pretrained import load_probe
+from tests.conftest import OFFICIAL, assert_official_close
 from tests.jepa.data.conftest import moving_square
 from tests.jepa.test_cli_video import SMALL
 
@@ -57,13 +60,15 @@ def test_attentive_heads_learn_what_a_frozen_random_encoder_sees():
     loaders = {name: DataLoader(quadrant_images(n, seed), batch_size=16, shuffle=name == "train",
                                 collate_fn=MaskCollator(None))
                for name, n, seed in (("train", 192, 0), ("holdout", 32, 1), ("val", 64, 2))}  # fmt: skip
-    results, best, probs, labels = fit_attentive_probe(
+    results, head, probs, labels = fit_attentive_probe(
         encoder, loaders, 4, lrs=[1e-2, 1e-5], weight_decays=[0.01], epochs=12, depth=1, num_heads=2,
         device=torch.device("cpu"),
     )  # fmt: skip
     assert [(r.lr, r.weight_decay) for r in results] == [(1e-2, 0.01), (1e-5, 0.01)]
-    assert best == 0 and results[0].holdout_score > results[1].holdout_score
-    assert probs.shape == (64, 4) and torch.allclose(probs.sum(1), torch.ones(64))
+    assert results[0].holdout_score > results[1].holdout_score and isinstance(head, AttentiveClassifier)
+    images = torch.stack([image for image, _ in quadrant_images(64, 2)])
+    with torch.no_grad():
+        torch.testing.assert_close(probs, head(encoder(images)).softmax(-1))
     accuracy = (probs.argmax(1) == labels).float().mean()
     assert accuracy > 0.9, f"the quadrant is plain to see, chance is 0.25; got {accuracy:.2f}"
 
@@ -93,6 +98,8 @@ def test_jepa_probe_attentive_on_video_lists_with_segments_and_views(labelled_li
     assert (last["num_train"], last["num_test"], last["num_classes"]) == (3, 2, 2)
     assert last["best_lr"] in (0.001, 0.0001) and last["top5"] == 1.0
     assert json.loads((run / "metrics.json").read_text()) == last and (run / "probe.png").stat().st_size > 10_000
+    probe = load_probe(run / "probe.pt", num_heads=2)  # the best head, in the official evaluation layout
+    assert (len(probe.pooler.blocks), probe.linear.out_features) == (1, 2)
 
 
 def test_jepa_probe_attentive_on_images_with_a_video_encoder(tmp_path, capsys):
@@ -127,3 +134,13 @@ def test_probe_input_errors_are_one_clear_line(labelled_lists, tmp_path, capsys)
     assert main(["probe", "linear", "experiment=ijepa/quickstart", f"data.root={images}", "data=imagefolder",
                  "data.img_size=32", "encoder=random", f"hydra.run.dir={tmp_path / 'run'}"]) == 2  # fmt: skip
     assert f"found no images under {images / 'val'}" in capsys.readouterr().err
+
+
+def test_saved_probes_keep_the_official_layout_and_outputs(tmp_path):
+    probe = load_probe(OFFICIAL / "attentive_probe" / "classifier.pt", num_heads=4)
+    save_official_probe(probe, tmp_path / "probe.pt", epochs=20)
+    saved = torch.load(tmp_path / "probe.pt", weights_only=True)
+    assert all(key.startswith("module.") for key in saved["classifiers"][0]) and saved["epoch"] == 20
+    io = torch.load(OFFICIAL / "attentive_probe" / "io.pt", weights_only=True)
+    with torch.no_grad():
+        assert_official_close(load_probe(tmp_path / "probe.pt", num_heads=4)(io["tokens"]), io["logits"])
