@@ -4,15 +4,14 @@ queries learns from them with a sigmoid focal loss; heads are compared by mean c
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
 import torch
 import torch.nn.functional as F
 from torch import Tensor
 from torch.utils.data import DataLoader
 from torchvision.ops import sigmoid_focal_loss
 
-from jepa.attentive_probe import head_outputs, make_heads, train_heads
+from jepa.attentive_probe import fit_and_choose, make_heads
+from jepa.config import AnticipationProbeConfig
 from jepa.data.anticipation import ActionClasses
 from jepa.probe_eval import HeadResult
 from predictors.anticipation import AnticipativeEncoder
@@ -51,41 +50,31 @@ def fit_anticipation_probe(
     model: AnticipativeEncoder,
     loaders: dict[str, DataLoader],
     classes: ActionClasses,
-    anticipation_time: float,
-    lrs: Sequence[float],
-    weight_decays: Sequence[float],
-    epochs: int,
-    depth: int,
+    cfg: AnticipationProbeConfig,
     num_heads: int,
     device: torch.device,
     seed: int = 0,
 ) -> tuple[list[HeadResult], int, Tensor, Tensor]:
-    """Heads over the grid trained with the focal loss of verb, noun and action, the best chosen by action
+    """Heads over ``cfg``'s grid trained with the focal loss of verb, noun and action, the best chosen by action
     recall@5 on ``loaders["holdout"]``; returns every head's recall there, the best's index, and its logits on
     ``loaders["val"]`` with the action labels."""
     torch.manual_seed(seed)
-    grid = [(lr, wd) for lr in lrs for wd in weight_decays]
-    heads = make_heads(grid, lambda: ActionAnticipationClassifier(model.embed_dim, num_heads, depth,
-                                                                  classes.num_verbs, classes.num_nouns,
-                                                                  len(classes.actions)))  # fmt: skip
+    grid = [(lr, wd) for lr in cfg.lrs for wd in cfg.weight_decays]
+    sizes = (classes.num_verbs, classes.num_nouns, len(classes.actions))
+    heads = make_heads(grid, lambda: ActionAnticipationClassifier(model.embed_dim, num_heads, cfg.num_probe_blocks,
+                                                                  *sizes))  # fmt: skip
     model.eval()
 
     def encode(clips: Tensor) -> Tensor:
-        return model(clips, torch.full((len(clips),), anticipation_time))[None]
+        return model(clips, torch.full((len(clips),), cfg.anticipation_time))[None]
 
     def loss(logits: Tensor, actions: Tensor) -> Tensor:
-        verbs, nouns = classes.verb_noun(actions.cpu())
+        verbs, nouns = (labels.to(logits.device) for labels in classes.verb_noun(actions.cpu()))
         verb, noun, action = split_logits(logits, classes)
-        return (
-            focal_loss(verb, verbs.to(logits.device))
-            + focal_loss(noun, nouns.to(logits.device))
-            + focal_loss(action, actions)
-        )
+        return focal_loss(verb, verbs) + focal_loss(noun, nouns) + focal_loss(action, actions)
 
-    train_heads(heads, grid, encode, loss, loaders["train"], epochs, device)
-    held, held_labels = head_outputs(heads, encode, loaders["holdout"], device, "choose a head")
-    results = [HeadResult(lr, wd, anticipation_recalls(held[i, 0], held_labels, classes)["action_recall5"])
-               for i, (lr, wd) in enumerate(grid)]  # fmt: skip
-    best = max(range(len(results)), key=lambda i: results[i].holdout_score)
-    val, val_labels = head_outputs(heads[best : best + 1], encode, loaders["val"], device, "evaluate")
-    return results, best, val[0, 0], val_labels
+    def action_recall(outputs: Tensor, actions: Tensor) -> float:
+        return anticipation_recalls(outputs[0], actions, classes)["action_recall5"]
+
+    results, best, val, labels = fit_and_choose(heads, grid, encode, loss, action_recall, loaders, cfg.epochs, device)
+    return results, best, val[0], labels

@@ -19,6 +19,7 @@ from rich.progress import track
 from torch import Tensor, nn
 from torch.utils.data import DataLoader
 
+from jepa.config import AttentiveProbeConfig
 from jepa.probe_eval import HeadResult, topk_accuracy
 from predictors.heads import AttentiveClassifier
 
@@ -105,37 +106,56 @@ def head_outputs(
     return torch.cat(outputs, dim=2), torch.cat(labels)
 
 
+def fit_and_choose(
+    heads: nn.ModuleList,
+    grid: Sequence[tuple[float, float]],
+    encode: Callable[[Tensor], Tensor],
+    loss_fn: Callable[[Tensor, Tensor], Tensor],
+    score_fn: Callable[[Tensor, Tensor], float],
+    loaders: dict[str, DataLoader],
+    epochs: int,
+    device: torch.device,
+) -> tuple[list[HeadResult], int, Tensor, Tensor]:
+    """Train the heads on ``loaders["train"]``, score each on ``loaders["holdout"]`` with ``score_fn(outputs [V, N,
+    C], labels)``; returns the results, the best head's index, and its outputs ``[V, N, C]`` and the labels on
+    ``loaders["val"]``."""
+    train_heads(heads, grid, encode, loss_fn, loaders["train"], epochs, device)
+    held, held_labels = head_outputs(heads, encode, loaders["holdout"], device, "choose a head")
+    results = [HeadResult(lr, wd, score_fn(held[i], held_labels)) for i, (lr, wd) in enumerate(grid)]
+    best = max(range(len(results)), key=lambda i: results[i].holdout_score)
+    val, val_labels = head_outputs(heads[best : best + 1], encode, loaders["val"], device, "evaluate")
+    return results, best, val[0], val_labels
+
+
 def fit_attentive_probe(
     encoder: nn.Module,
     loaders: dict[str, DataLoader],
     num_classes: int,
-    lrs: Sequence[float],
-    weight_decays: Sequence[float],
-    epochs: int,
-    depth: int,
-    num_heads: int,
+    cfg: AttentiveProbeConfig,
     device: torch.device,
-    image_frames: int | None = None,
     seed: int = 0,
 ) -> tuple[list[HeadResult], AttentiveClassifier, Tensor, Tensor]:
-    """Attentive classifiers over the grid trained on ``loaders["train"]`` with cross-entropy, the best chosen on
+    """Attentive classifiers over ``cfg``'s grid trained with cross-entropy, the best chosen by top-1 on
     ``loaders["holdout"]``; returns every head's result there, the best head, and its class probabilities on
     ``loaders["val"]`` (softmax averaged over views) with the labels."""
     torch.manual_seed(seed)
-    grid = [(lr, wd) for lr in lrs for wd in weight_decays]
-    heads = make_heads(grid, lambda: AttentiveClassifier(encoder.embed_dim, num_heads, depth, num_classes))
+    grid = [(lr, wd) for lr in cfg.lrs for wd in cfg.weight_decays]
+    num_heads = cfg.num_heads or encoder.num_heads
+    heads = make_heads(grid, lambda: AttentiveClassifier(encoder.embed_dim, num_heads, cfg.num_probe_blocks,
+                                                         num_classes))  # fmt: skip
+    image_frames = (cfg.image_frames or encoder.num_frames) if getattr(encoder, "is_video", False) else None
     encoder.eval()
 
     def encode(inputs: Tensor) -> Tensor:
         return encode_views(encoder, inputs, image_frames)
 
-    train_heads(heads, grid, encode, lambda out, y: F.cross_entropy(out, y), loaders["train"], epochs, device)
-    held, held_labels = head_outputs(heads, encode, loaders["holdout"], device, "choose a head")
-    probs = held.softmax(-1).mean(1)
-    results = [HeadResult(lr, wd, topk_accuracy(probs[i], held_labels, 1)) for i, (lr, wd) in enumerate(grid)]
-    best = max(range(len(results)), key=lambda i: results[i].holdout_score)
-    val, val_labels = head_outputs(heads[best : best + 1], encode, loaders["val"], device, "evaluate")
-    return results, heads[best], val[0].softmax(-1).mean(0), val_labels
+    def top1(outputs: Tensor, labels: Tensor) -> float:
+        return topk_accuracy(outputs.softmax(-1).mean(0), labels, 1)
+
+    results, best, val, labels = fit_and_choose(
+        heads, grid, encode, lambda out, y: F.cross_entropy(out, y), top1, loaders, cfg.epochs, device
+    )
+    return results, heads[best], val.softmax(-1).mean(0), labels
 
 
 def save_official_probe(head: nn.Module, path: Path, epochs: int) -> None:

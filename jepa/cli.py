@@ -294,11 +294,7 @@ def _attentive_probe(kind: str, run: Any, data: Any, model_cfg: Any, encoder: An
 
     cfg, att = run.probe_eval, run.probe_eval.attentive
     loaders = data.segment_dataloaders(att.num_segments, att.num_views, att.augment, cfg.holdout)
-    frames = (att.image_frames or encoder.num_frames) if encoder.is_video else None
-    report, head, probs, labels = fit_attentive_probe(
-        encoder, loaders, data.num_classes, att.lrs, att.weight_decays, att.epochs, att.num_probe_blocks,
-        att.num_heads or encoder.num_heads, device, frames, run.seed,
-    )  # fmt: skip
+    report, head, probs, labels = fit_attentive_probe(encoder, loaders, data.num_classes, att, device, run.seed)
     save_official_probe(head, run_dir / "probe.pt", att.epochs)
     metrics.update(num_train=len(loaders["train"].dataset), num_test=len(labels), segments=att.num_segments,
                    views=att.num_views)  # fmt: skip
@@ -338,10 +334,9 @@ def _anticipation_probe(kind: str, run: Any, data: Any, model_cfg: Any, encoder:
     else:
         predictor = load_predictor(run.encoder)
     model = AnticipativeEncoder(encoder, predictor.to(device), data.rate["fps"], ant.num_output_frames)
-    report, best, logits, labels = fit_anticipation_probe(
-        model, data.probe_loaders(run.probe_eval.holdout), data.classes, ant.anticipation_time, ant.lrs,
-        ant.weight_decays, ant.epochs, ant.num_probe_blocks, ant.num_heads or encoder.num_heads, device, run.seed,
-    )  # fmt: skip
+    loaders = data.probe_loaders(run.probe_eval.holdout)
+    num_heads = ant.num_heads or encoder.num_heads
+    report, _, logits, labels = fit_anticipation_probe(model, loaders, data.classes, ant, num_heads, device, run.seed)
     metrics.update(anticipation_recalls(logits, labels, data.classes), num_test=len(labels),
                    num_verbs=data.classes.num_verbs, num_nouns=data.classes.num_nouns,
                    anticipation_time=ant.anticipation_time)  # fmt: skip

@@ -11,6 +11,7 @@ from torch.utils.data import DataLoader
 from encoders.vit import create_encoder
 from jepa.attentive_probe import as_segment_views, encode_views, fit_attentive_probe, save_official_probe
 from jepa.cli import main
+from jepa.config import AttentiveProbeConfig
 from jepa.data.demo_videos import write_mp4
 from jepa.masks import MaskCollator
 from predictors.heads import AttentiveClassifier
@@ -60,10 +61,8 @@ def test_attentive_heads_learn_what_a_frozen_random_encoder_sees():
     loaders = {name: DataLoader(quadrant_images(n, seed), batch_size=16, shuffle=name == "train",
                                 collate_fn=MaskCollator(None))
                for name, n, seed in (("train", 192, 0), ("holdout", 32, 1), ("val", 64, 2))}  # fmt: skip
-    results, head, probs, labels = fit_attentive_probe(
-        encoder, loaders, 4, lrs=[1e-2, 1e-5], weight_decays=[0.01], epochs=12, depth=1, num_heads=2,
-        device=torch.device("cpu"),
-    )  # fmt: skip
+    cfg = AttentiveProbeConfig(lrs=[1e-2, 1e-5], weight_decays=[0.01], num_probe_blocks=1, epochs=12)
+    results, head, probs, labels = fit_attentive_probe(encoder, loaders, 4, cfg, torch.device("cpu"))
     assert [(r.lr, r.weight_decay) for r in results] == [(1e-2, 0.01), (1e-5, 0.01)]
     assert results[0].holdout_score > results[1].holdout_score and isinstance(head, AttentiveClassifier)
     images = torch.stack([image for image, _ in quadrant_images(64, 2)])
