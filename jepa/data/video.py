@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import warnings
 from collections.abc import Sequence
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -183,10 +184,14 @@ class VideoDataModule(L.LightningDataModule):
     def source(self) -> str:
         return ", ".join(self.lists)
 
+    @cached_property
+    def class_names(self) -> list[str] | None:
+        """The training lists' class names when they label by name (``None``: integer labels)."""
+        return class_names(self.lists)
+
     def _samples(self, lists: Sequence[str]) -> list[ListedSample]:
         """The samples of ``lists``, class names numbered as in the training lists."""
-        classes = class_names(self.lists)
-        return [s for source, name in enumerate(lists) for s in read_sample_list(name, source, classes)]
+        return [s for source, name in enumerate(lists) for s in read_sample_list(name, source, self.class_names)]
 
     def _make(self, lists: Sequence[str], fpcs: Sequence[int], train_aug: bool) -> VideoDataset:
         transform = ClipTransform(self.crop_size, train_aug, self.scale, self.ratio, self.horizontal_flip)
