@@ -129,6 +129,9 @@ def plot_report(path: Path, title: str, heads: list[HeadResult] | None, confusio
     ax = axes[0, -1]
     normed = confusion / np.maximum(confusion.sum(1, keepdims=True), 1)
     ax.imshow(normed, cmap="Blues", vmin=0, vmax=1)
+    if len(confusion) <= 30:
+        ax.set_xticks(range(len(confusion)))
+        ax.set_yticks(range(len(confusion)))
     ax.set_xlabel(f"predicted {class_name}")
     ax.set_ylabel(f"true {class_name}")
     ax.set_title("confusion on the evaluation split (row-normalised)")
