@@ -262,14 +262,18 @@ def _feature_probe(kind: str, run: Any, data: Any, model_cfg: Any, encoder: Any,
     """Linear heads or kNN on mean-pooled features computed once. Every probe runner returns the test scores and
     labels, the heads' report, and what to draw the confusion matrix of (scores, labels, name; None: the same)."""
     import torch
+    from omegaconf import OmegaConf
 
     from jepa.probe_eval import fit_linear_heads, knn_scores, split_holdout
-    from jepa.probes import extract_features
+    from jepa.probes import cached_features, extract_features, source_fingerprint
 
     cfg, num_classes = run.probe_eval, data.num_classes
+    cache = Path(cfg.feature_cache).expanduser() if cfg.feature_cache and run.encoder != "random" else None
+    data_key = json.dumps(OmegaConf.to_container(OmegaConf.structured(run.data)), sort_keys=True, default=str)
     feats = {}
     for split, loader in data.probe_dataloaders().items():
-        x, y = extract_features(encoder, loader, device, f"features ({split})")
+        key = "\n".join((source_fingerprint(run.encoder), run.objective, data_key, split))
+        x, y = cached_features(cache, key, lambda: extract_features(encoder, loader, device, f"features ({split})"))
         feats[split] = (torch.from_numpy(x), torch.from_numpy(y).long())
     (train_x, train_y), (test_x, test_y) = feats["train"], feats["val"]
     metrics.update(num_train=len(train_y), num_test=len(test_y))

@@ -268,12 +268,14 @@ class AnticipationProbeConfig:
 
 @dataclass
 class ProbeEvalConfig:
-    """``jepa probe``: the share of train held out to choose the best head, the kNN settings (k, temperature), and
-    the linear, attentive and anticipation probes."""
+    """``jepa probe``: the share of train held out to choose the best head, the kNN settings (k, temperature), where
+    the linear and kNN probes keep the frozen features of a pretrained source (keyed by its files and the data
+    settings; null: nowhere), and the linear, attentive and anticipation probes."""
 
     holdout: float = 0.1
     k: int = 20
     temperature: float = 0.07
+    feature_cache: str | None = "~/.cache/jepa/features"
     linear: LinearProbeConfig = field(default_factory=LinearProbeConfig)
     attentive: AttentiveProbeConfig = field(default_factory=AttentiveProbeConfig)
     anticipation: AnticipationProbeConfig = field(default_factory=AnticipationProbeConfig)

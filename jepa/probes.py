@@ -4,6 +4,10 @@ encoder at the start of training with the encoder at the end."""
 from __future__ import annotations
 
 import copy
+import hashlib
+import json
+from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import lightning as L
@@ -30,6 +34,32 @@ def extract_features(
             labels.append(group["labels"])
     encoder.train(was_training)
     return torch.cat(feats).numpy(), torch.cat(labels).numpy()
+
+
+def source_fingerprint(source: str) -> str:
+    """What identifies a pretrained source's weights: its path with size and modification time (a folder: of its
+    files), or the name itself (a registry name)."""
+    path = Path(source).expanduser()
+    files = sorted(f for f in path.rglob("*") if f.is_file()) if path.is_dir() else [path] if path.exists() else []
+    return json.dumps([source] + [[str(f), f.stat().st_size, f.stat().st_mtime_ns] for f in files])
+
+
+def cached_features(
+    cache_dir: Path | None, key: str, compute: Callable[[], tuple[np.ndarray, np.ndarray]]
+) -> tuple[np.ndarray, np.ndarray]:
+    """``compute()`` (features, labels), kept in ``cache_dir`` under a hash of ``key`` and read back from there the
+    next time (``None``: no cache)."""
+    if cache_dir is None:
+        return compute()
+    path = cache_dir / f"{hashlib.sha256(key.encode()).hexdigest()[:24]}.npz"
+    if path.is_file():
+        with np.load(path) as cached:
+            return cached["features"], cached["labels"]
+    features, labels = compute()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    np.savez(path.with_suffix(".tmp.npz"), features=features, labels=labels)
+    path.with_suffix(".tmp.npz").replace(path)
+    return features, labels
 
 
 def linear_probe_top1(
