@@ -4,6 +4,8 @@ queries learns from them with a sigmoid focal loss; heads are compared by mean c
 
 from __future__ import annotations
 
+from typing import Any
+
 import torch
 import torch.nn.functional as F
 from torch import Tensor
@@ -65,8 +67,8 @@ def fit_anticipation_probe(
                                                                   *sizes))  # fmt: skip
     model.eval()
 
-    def encode(clips: Tensor) -> Tensor:
-        return model(clips, torch.full((len(clips),), cfg.anticipation_time))[None]
+    def encode(group: dict[str, Any]) -> Tensor:
+        return model(group["inputs"].to(device), group["times"])[None]
 
     def loss(logits: Tensor, actions: Tensor) -> Tensor:
         verbs, nouns = (labels.to(logits.device) for labels in classes.verb_noun(actions.cpu()))

@@ -8,6 +8,7 @@ its own and the views' softmax averaged.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import nullcontext
 from pathlib import Path
@@ -55,23 +56,26 @@ def _autocast(device: torch.device) -> Any:
     return torch.autocast("cuda", dtype=torch.bfloat16) if device.type == "cuda" else nullcontext()
 
 
-def _groups(loader: DataLoader, desc: str) -> Iterator[tuple[Tensor, Tensor]]:
+def _groups(loader: DataLoader, desc: str) -> Iterator[dict[str, Any]]:
+    """The collated groups of every batch, with a warning for each unreadable file a sample skipped."""
     for batch in track(loader, description=desc, transient=True):
-        for group in batch["groups"]:
-            yield group["inputs"], group["labels"]
+        for path, reason in batch.get("skipped", []):
+            warnings.warn(f"skipping unreadable video {path}: {reason}", stacklevel=2)
+        yield from batch["groups"]
 
 
 def train_heads(
     heads: nn.ModuleList,
     grid: Sequence[tuple[float, float]],
-    encode: Callable[[Tensor], Tensor],
+    encode: Callable[[dict[str, Any]], Tensor],
     loss_fn: Callable[[Tensor, Tensor], Tensor],
     loader: DataLoader,
     epochs: int,
     device: torch.device,
 ) -> None:
     """Train head ``i`` with AdamW at ``grid[i]`` (learning rate, weight decay), the learning rate decaying to 0 on
-    a cosine over all steps (no warmup: the official grid). ``encode`` gives frozen tokens ``[V, B, N, D]``;
+    a cosine over all steps (no warmup: the official grid). ``encode(group)`` gives the frozen tokens
+    ``[V, B, N, D]`` of a collated group (``inputs``, ``labels``, ...) on ``device``;
     ``loss_fn(outputs [B, C], labels)`` is summed over views and heads (each head's gradient is its own)."""
     optimizer = torch.optim.AdamW([{"params": list(h.parameters()), "lr": lr, "weight_decay": wd}
                                    for h, (lr, wd) in zip(heads, grid)])  # fmt: skip
@@ -79,10 +83,10 @@ def train_heads(
     heads.to(device)
     for epoch in range(epochs):
         heads.train()
-        for inputs, labels in _groups(loader, f"probe heads: epoch {epoch + 1}/{epochs}"):
-            labels = labels.to(device)
+        for group in _groups(loader, f"probe heads: epoch {epoch + 1}/{epochs}"):
+            labels = group["labels"].to(device)
             with _autocast(device):
-                views = encode(inputs.to(device))
+                views = encode(group)
                 loss = sum(loss_fn(head(tokens).float(), labels) for tokens in views for head in heads)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
@@ -93,23 +97,27 @@ def train_heads(
 
 @torch.no_grad()
 def head_outputs(
-    heads: nn.ModuleList, encode: Callable[[Tensor], Tensor], loader: DataLoader, device: torch.device, desc: str
+    heads: nn.ModuleList,
+    encode: Callable[[dict[str, Any]], Tensor],
+    loader: DataLoader,
+    device: torch.device,
+    desc: str,
 ) -> tuple[Tensor, Tensor]:
     """Every head's outputs on every view, ``[H, V, N, C]``, and the labels ``[N]``."""
     outputs, labels = [], []
-    for inputs, y in _groups(loader, desc):
+    for group in _groups(loader, desc):
         with _autocast(device):
-            views = encode(inputs.to(device))
+            views = encode(group)
             per_head = [torch.stack([head(tokens) for tokens in views]) for head in heads]
         outputs.append(torch.stack(per_head).float().cpu())
-        labels.append(y)
+        labels.append(group["labels"])
     return torch.cat(outputs, dim=2), torch.cat(labels)
 
 
 def fit_and_choose(
     heads: nn.ModuleList,
     grid: Sequence[tuple[float, float]],
-    encode: Callable[[Tensor], Tensor],
+    encode: Callable[[dict[str, Any]], Tensor],
     loss_fn: Callable[[Tensor, Tensor], Tensor],
     score_fn: Callable[[Tensor, Tensor], float],
     loaders: dict[str, DataLoader],
@@ -146,8 +154,8 @@ def fit_attentive_probe(
     image_frames = (cfg.image_frames or encoder.num_frames) if getattr(encoder, "is_video", False) else None
     encoder.eval()
 
-    def encode(inputs: Tensor) -> Tensor:
-        return encode_views(encoder, inputs, image_frames)
+    def encode(group: dict[str, Any]) -> Tensor:
+        return encode_views(encoder, group["inputs"].to(device), image_frames)
 
     def top1(outputs: Tensor, labels: Tensor) -> float:
         return topk_accuracy(outputs.softmax(-1).mean(0), labels, 1)

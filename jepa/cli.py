@@ -313,14 +313,10 @@ def anticipation_data(run: Any, data_cfg: Any) -> Any:
     if data_cfg.demo_root is not None:
         raise InputError("the anticipation probe reads EK100-style annotation files: set data.datasets=[...], "
                          "data.val_datasets=[...] and data.demo_root=null")  # fmt: skip
-    if data_cfg.fps is None:
-        raise InputError("the anticipation probe samples clips at data.fps frames per second: set data.fps "
-                         "(and data.frame_step=null data.duration=null)")  # fmt: skip
-    ant = run.probe_eval.anticipation
     return AnticipationDataModule(
-        data_cfg.datasets, data_cfg.val_datasets, max(data_cfg.dataset_fpcs), ant.anticipation_time, ant.video_root,
-        data_cfg.crop_size, data_cfg.random_resize_scale, data_cfg.batch_size, data_cfg.num_workers,
-        data_cfg.backend, data_cfg.frame_step, data_cfg.fps, data_cfg.duration, run.seed,
+        data_cfg.datasets, data_cfg.val_datasets, max(data_cfg.dataset_fpcs), data_cfg.fps,
+        run.probe_eval.anticipation, data_cfg.crop_size, data_cfg.random_resize_scale, data_cfg.batch_size,
+        data_cfg.num_workers, data_cfg.backend, run.seed,
     )  # fmt: skip
 
 
@@ -337,13 +333,13 @@ def _anticipation_probe(kind: str, run: Any, data: Any, model_cfg: Any, encoder:
         predictor = build_predictor(model_cfg.predictor, encoder).eval()
     else:
         predictor = load_predictor(run.encoder)
-    model = AnticipativeEncoder(encoder, predictor.to(device), data.rate["fps"], ant.num_output_frames)
+    model = AnticipativeEncoder(encoder, predictor.to(device), data.fps, ant.num_output_frames)
     loaders = data.probe_loaders(run.probe_eval.holdout)
     num_heads = ant.num_heads or encoder.num_heads
     report, _, logits, labels = fit_anticipation_probe(model, loaders, data.classes, ant, num_heads, device, run.seed)
     metrics.update(anticipation_recalls(logits, labels, data.classes), num_test=len(labels),
                    num_verbs=data.classes.num_verbs, num_nouns=data.classes.num_nouns,
-                   anticipation_time=ant.anticipation_time)  # fmt: skip
+                   anticipation_time=ant.anticipation_time, dropped_val_actions=data.dropped_val)  # fmt: skip
     verb, _, action = split_logits(logits, data.classes)
     return action, labels, report, (verb, data.classes.verb_noun(labels)[0], "verb")
 

@@ -251,12 +251,17 @@ class AttentiveProbeConfig:
 
 @dataclass
 class AnticipationProbeConfig:
-    """``jepa probe anticipation`` (EK100 style): the clip ends ``anticipation_time`` seconds before each action
-    starts; the encoder's predictor adds its tokens for ``num_output_frames`` frames that far ahead, and a grid of
-    attentive heads (verb, noun and action queries; ``num_probe_blocks`` blocks) is trained with a focal loss.
-    ``video_root``: where ``<participant_id>/videos/<video_id>.MP4`` lie (the annotation file's folder when null)."""
+    """``jepa probe anticipation`` (EK100 style, as released): a clip ends ``anticipation_time`` seconds before the
+    point ``anticipation_point`` of the action (1: its start, 0: its stop; the released evaluation uses 0), both
+    drawn from the ``train_*`` ranges in training. The source's predictor adds its tokens for ``num_output_frames``
+    frames that far ahead; a grid of attentive heads (verb, noun and action queries; ``num_probe_blocks`` blocks) is
+    trained with a focal loss. ``video_root``: where ``<P>/videos/<video_id>.MP4`` lie (the annotation file's folder
+    when null)."""
 
     anticipation_time: float = 1.0
+    anticipation_point: float = 0.0
+    train_anticipation_time: tuple[float, float] = (0.25, 1.75)
+    train_anticipation_point: tuple[float, float] = (0.0, 0.25)
     num_output_frames: int = 2
     video_root: str | None = None
     lrs: list[float] = field(default_factory=lambda: list(VJEPA2_PROBE_LRS))

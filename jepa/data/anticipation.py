@@ -1,42 +1,49 @@
 """Action anticipation data in the EPIC-KITCHENS-100 annotation format: each row an action (a verb and a noun)
-that starts at a time in a video; a sample is the clip that ends a chosen time before the action starts.
+with its start and stop in a video; a sample is the clip that ends an anticipation time before a point of the action.
 
-Columns read (by name): ``verb_class``, ``noun_class``, the start as ``start_timestamp`` (``HH:MM:SS.ff``) or
-``start_sec``, and the video as ``path`` (relative to the annotation file's folder) or ``participant_id`` and
-``video_id`` (``<video_root>/<participant_id>/videos/<video_id>.MP4``, the EK100 layout). Actions are the
-(verb, noun) pairs of the training and evaluation files together, numbered in sorted order.
+Columns read (by name): ``verb_class``, ``noun_class``; the action's span as ``start_frame`` / ``stop_frame`` (the
+official choice), ``start_timestamp`` / ``stop_timestamp`` (``HH:MM:SS.ff``) or ``start_sec`` / ``stop_sec``; the
+video as ``path`` (relative to the annotation file) or ``video_id`` (``<video_root>/<P>/videos/<video_id>.MP4``, or
+``<video_root>/<P>/<video_id>.MP4``, ``P`` the participant: ``participant_id`` or the id's prefix).
+
+As the released evaluation does: verbs, nouns and actions are those of the training files (numbered in sorted
+order), and evaluation rows whose action never occurs in training are dropped. The clip's last frame is
+``a * start + (1 - a) * stop - t * video_fps`` for an anticipation point ``a`` and time ``t`` (seconds), drawn from
+ranges in training; frames before the video's start repeat its first frame.
 """
 
 from __future__ import annotations
 
 import csv
-import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import lightning as L
 import numpy as np
 import torch
 from torch import Tensor
 from torch.utils.data import DataLoader
+from torch.utils.data.dataloader import default_collate
 
-from jepa.data.clip_sampling import check_one_rate, clip_frame_step
 from jepa.data.video import VideoDataset
 from jepa.data.video_lists import ListedSample
 from jepa.data.video_readers import open_video
 from jepa.data.video_transforms import ClipTransform
 from jepa.errors import InputError
-from jepa.masks import MaskCollator
+
+SPANS = (("start_frame", "stop_frame"), ("start_timestamp", "stop_timestamp"), ("start_sec", "stop_sec"))
 
 
 @dataclass(frozen=True)
 class ActionSample(ListedSample):
-    """One annotated action: its video, where it starts (seconds), its verb and noun (``label``: the action)."""
+    """One annotated action: its video, its span (frames when ``in_frames``, else seconds), and (``label``) its
+    action class."""
 
     start: float = 0.0
-    verb: int = 0
-    noun: int = 0
+    stop: float = 0.0
+    in_frames: bool = True
 
 
 def _seconds(value: str) -> float:
@@ -47,9 +54,19 @@ def _seconds(value: str) -> float:
     return total
 
 
-def read_annotations(path: str | Path, video_root: str | Path | None = None) -> list[dict[str, object]]:
-    """The rows of one annotation file as ``{path, start, verb, noun, line}`` (errors name the file, line and
-    column)."""
+def _video_path(row: dict[str, str], folder: Path, root: Path) -> str:
+    if row.get("path"):
+        return str(folder / row["path"]) if not Path(row["path"]).is_absolute() else row["path"]
+    video_id = row["video_id"]
+    participant = row.get("participant_id") or video_id.split("_")[0]
+    nested = root / participant / "videos" / f"{video_id}.MP4"
+    flat = root / participant / f"{video_id}.MP4"
+    return str(flat if flat.exists() and not nested.exists() else nested)
+
+
+def read_annotations(path: str | Path, video_root: str | Path | None = None) -> list[dict[str, Any]]:
+    """The rows of one annotation file as ``{path, start, stop, in_frames, verb, noun, line}`` (errors name the file,
+    line and column)."""
     path = Path(path).expanduser()
     if not path.is_file():
         raise InputError(f"data.datasets: no such annotation file {path}")
@@ -59,100 +76,141 @@ def read_annotations(path: str | Path, video_root: str | Path | None = None) -> 
     if not rows:
         raise InputError(f"data.datasets: {path} lists no actions")
     columns = set(rows[0])
-    needs = [{"verb_class"}, {"noun_class"}, {"start_timestamp", "start_sec"}, {"path", "video_id"}]
-    missing = [" or ".join(sorted(group)) for group in needs if not group & columns]
+    span = next((pair for pair in SPANS if set(pair) <= columns), None)
+    missing = [name for name in ("verb_class", "noun_class") if name not in columns]
+    missing += [] if span else [" / ".join("+".join(pair) for pair in SPANS)]
+    missing += [] if {"path", "video_id"} & columns else ["path or video_id"]
     if missing:
         raise InputError(f"{path}: missing column {', '.join(missing)} (has {', '.join(sorted(columns))})")
+    in_frames = span == SPANS[0]
     out = []
     for line, row in enumerate(rows, 2):
         try:
-            start = _seconds(row["start_timestamp"]) if "start_timestamp" in row else float(row["start_sec"])
+            start, stop = ((float(row[k]) if in_frames else _seconds(row[k])) for k in span)
             verb, noun = int(row["verb_class"]), int(row["noun_class"])
         except (TypeError, ValueError) as err:
             raise InputError(f"{path}:{line}: {err}") from err
-        if "path" in row and row["path"]:
-            video = str(path.parent / row["path"]) if not Path(row["path"]).is_absolute() else row["path"]
-        else:
-            video = str(root / row.get("participant_id", "") / "videos" / f"{row['video_id']}.MP4")
-        out.append({"path": video, "start": start, "verb": verb, "noun": noun, "line": line})
+        out.append({"path": _video_path(row, path.parent, root), "start": start, "stop": stop,
+                    "in_frames": in_frames, "verb": verb, "noun": noun, "line": line})  # fmt: skip
     return out
 
 
 @dataclass(frozen=True)
 class ActionClasses:
-    """The verb and noun counts, and the actions as (verb, noun) pairs in sorted order."""
+    """The training verbs, nouns and (verb, noun) actions, each numbered in sorted order."""
 
-    num_verbs: int
-    num_nouns: int
+    verbs: list[int]
+    nouns: list[int]
     actions: list[tuple[int, int]]
 
+    @property
+    def num_verbs(self) -> int:
+        return len(self.verbs)
+
+    @property
+    def num_nouns(self) -> int:
+        return len(self.nouns)
+
     def verb_noun(self, action: Tensor) -> tuple[Tensor, Tensor]:
-        """Verb and noun labels of action labels."""
-        table = torch.tensor(self.actions, dtype=torch.int64)
+        """The verb and noun labels of action labels."""
+        verb_index = {v: i for i, v in enumerate(self.verbs)}
+        noun_index = {n: i for i, n in enumerate(self.nouns)}
+        table = torch.tensor([(verb_index[v], noun_index[n]) for v, n in self.actions], dtype=torch.int64)
         return table[action, 0], table[action, 1]
 
 
 class AnticipationDataset(VideoDataset):
-    """``(clip [3, T, H, W], action, skipped)``: the ``T`` frames (one every ``frame_step`` / ``fps`` /
-    ``duration``) ending ``anticipation_time`` seconds before the action starts (frame 0 repeated for an action
-    too near the start of its video)."""
+    """``(clip [3, T, H, W], (action, anticipation time), skipped)``: ``T`` frames at ``fps`` (a step of
+    ``int(video_fps / fps)`` frames) ending ``time`` seconds before the point ``point`` of the action's span
+    (``1``: its start, ``0``: its stop). With random sampling both are drawn uniformly from their ranges; without, the
+    ranges' first values are used."""
 
-    def __init__(self, samples: Sequence[ActionSample], frames_per_clip: int, transform: ClipTransform,
-                 anticipation_time: float, backend: str = "auto", **rate: float | None) -> None:  # fmt: skip
-        super().__init__(samples, [frames_per_clip], transform, backend=backend, random_clip_sampling=False, **rate)
-        self.anticipation_time = anticipation_time
+    def __init__(
+        self,
+        samples: Sequence[ActionSample],
+        frames_per_clip: int,
+        fps: float,
+        transform: ClipTransform,
+        time: Sequence[float],
+        point: Sequence[float],
+        random: bool,
+        backend: str = "auto",
+    ) -> None:
+        super().__init__(samples, [frames_per_clip], transform, fps=fps, random_clip_sampling=random, backend=backend)
+        self.fps, self.time, self.point = fps, tuple(time), tuple(point)
+        self.last_time = 0.0
 
     def read_frames(self, sample: ActionSample, rng: np.random.Generator | None) -> np.ndarray:  # type: ignore[override]
-        fpc = self.fpcs[0]
         reader = open_video(sample.path, self.backend)
-        step = clip_frame_step(fpc, video_fps=reader.fps, **self.step_args)
-        last = min(math.floor((sample.start - self.anticipation_time) * reader.fps), reader.num_frames - 1)
-        indices = np.clip(last - step * np.arange(fpc)[::-1], 0, None)
-        return reader.get(indices)[None]
+        video_fps = reader.fps
+        time = float(rng.uniform(*self.time)) if rng is not None else self.time[0]
+        point = float(rng.uniform(*self.point)) if rng is not None else self.point[0]
+        start, stop = (sample.start, sample.stop) if sample.in_frames else (sample.start * video_fps,
+                                                                             sample.stop * video_fps)  # fmt: skip
+        last = int(start * point + (1 - point) * stop - int(time * video_fps))
+        step = max(1, int(video_fps / self.fps))
+        indices = np.arange(last - self.fpcs[0] * step, last, step)[: self.fpcs[0]]
+        frames = reader.get(np.clip(indices, 0, reader.num_frames - 1))
+        self.last_time = time
+        return frames[None]
+
+    def __getitem__(self, index: int) -> tuple[Tensor, tuple[int, float], list[tuple[str, str]]]:
+        clip, action, skipped = super().__getitem__(index)
+        return clip, (action, self.last_time), skipped
+
+
+def collate_actions(samples: Sequence[tuple[Tensor, tuple[int, float], list]]) -> dict[str, Any]:
+    """One group ``{inputs, labels (actions), times, num_frames}`` and the files the samples skipped."""
+    clips, (actions, times) = default_collate([sample[:2] for sample in samples])
+    skipped = [failure for sample in samples for failure in sample[2]]
+    group = {"inputs": clips, "labels": actions, "times": times.float(), "num_frames": clips.shape[2]}
+    return {"groups": [group], "num_skipped": len(skipped), "skipped": skipped}
 
 
 class AnticipationDataModule(L.LightningDataModule):
-    """Loaders of anticipation clips from EK100-style annotation files: ``train`` (random crops), ``holdout`` (a
-    seeded share of the training actions, to choose a head on) and ``val``."""
+    """Loaders of anticipation clips from EK100-style annotation files: ``train`` (random crops, anticipation time
+    and point drawn from their training ranges), ``holdout`` (a seeded share of the training actions, to choose a
+    head on) and ``val`` (the evaluation time and point)."""
 
     def __init__(self, datasets: Sequence[str], val_datasets: Sequence[str] | None, frames_per_clip: int,
-                 anticipation_time: float, video_root: str | None = None, crop_size: int = 224,
+                 fps: float | None, anticipation: Any, crop_size: int = 224,
                  random_resize_scale: Sequence[float] = (0.08, 1.0), batch_size: int = 4, num_workers: int = 4,
-                 backend: str = "auto", frame_step: int | None = None, fps: float | None = None,
-                 duration: float | None = None, seed: int = 0) -> None:  # fmt: skip
+                 backend: str = "auto", seed: int = 0) -> None:  # fmt: skip
         super().__init__()
         if not datasets or not val_datasets:
             raise InputError("the anticipation probe needs data.datasets and data.val_datasets (annotation files)")
-        try:
-            check_one_rate(frame_step, fps, duration)
-        except ValueError as err:
-            raise InputError(str(err)) from err
-        self.rate = {"frame_step": frame_step, "fps": fps, "duration": duration}
-        self.rows = {"train": [r for name in datasets for r in read_annotations(name, video_root)],
-                     "val": [r for name in val_datasets for r in read_annotations(name, video_root)]}  # fmt: skip
-        rows = self.rows["train"] + self.rows["val"]
-        self.classes = ActionClasses(1 + max(int(r["verb"]) for r in rows), 1 + max(int(r["noun"]) for r in rows),
-                                     sorted({(int(r["verb"]), int(r["noun"])) for r in rows}))  # fmt: skip
-        self.frames_per_clip, self.anticipation_time, self.crop_size = frames_per_clip, anticipation_time, crop_size
-        self.scale, self.batch_size, self.num_workers = tuple(random_resize_scale), batch_size, num_workers
-        self.backend, self.seed = backend, seed
+        if fps is None:
+            raise InputError("the anticipation probe samples clips at data.fps frames per second: set data.fps")
+        train = [row for name in datasets for row in read_annotations(name, anticipation.video_root)]
+        val = [row for name in val_datasets for row in read_annotations(name, anticipation.video_root)]
+        actions = sorted({(row["verb"], row["noun"]) for row in train})
+        self.classes = ActionClasses(sorted({v for v, _ in actions}), sorted({n for _, n in actions}), actions)
+        self.rows = {"train": train, "val": [row for row in val if (row["verb"], row["noun"]) in set(actions)]}
+        self.dropped_val = len(val) - len(self.rows["val"])
+        if not self.rows["val"]:
+            raise InputError(f"data.val_datasets: none of the {len(val)} evaluation actions occurs in training")
+        self.frames_per_clip, self.fps, self.anticipation = frames_per_clip, fps, anticipation
+        self.crop_size, self.scale = crop_size, tuple(random_resize_scale)
+        self.batch_size, self.num_workers, self.backend, self.seed = batch_size, num_workers, backend, seed
 
     @property
     def num_classes(self) -> int:
         return len(self.classes.actions)
 
-    def _samples(self, rows: list[dict[str, object]]) -> list[ActionSample]:
+    def _samples(self, rows: list[dict[str, Any]]) -> list[ActionSample]:
         index = {pair: i for i, pair in enumerate(self.classes.actions)}
-        return [ActionSample(str(r["path"]), index[(int(r["verb"]), int(r["noun"]))], 0, int(r["line"]),
-                             float(r["start"]), int(r["verb"]), int(r["noun"])) for r in rows]  # fmt: skip
+        return [ActionSample(row["path"], index[(row["verb"], row["noun"])], 0, row["line"], row["start"],
+                             row["stop"], row["in_frames"]) for row in rows]  # fmt: skip
 
     def _loader(self, samples: list[ActionSample], train: bool) -> DataLoader:
-        transform = ClipTransform(self.crop_size, train, self.scale, (0.75, 4 / 3), horizontal_flip=False)
-        dataset = AnticipationDataset(samples, self.frames_per_clip, transform, self.anticipation_time, self.backend,
-                                      **self.rate)  # fmt: skip
-        collate = MaskCollator(None, self.seed)
+        ant = self.anticipation
+        time = ant.train_anticipation_time if train else (ant.anticipation_time,) * 2
+        point = ant.train_anticipation_point if train else (ant.anticipation_point,) * 2
+        transform = ClipTransform(self.crop_size, train, self.scale, (0.75, 4 / 3), False, augment=train)
+        dataset = AnticipationDataset(samples, self.frames_per_clip, self.fps, transform, time, point, train,
+                                      self.backend)  # fmt: skip
         return DataLoader(dataset, batch_size=self.batch_size, shuffle=train, num_workers=self.num_workers,
-                          persistent_workers=self.num_workers > 0, collate_fn=collate)  # fmt: skip
+                          persistent_workers=self.num_workers > 0, collate_fn=collate_actions)  # fmt: skip
 
     def probe_loaders(self, holdout: float) -> dict[str, DataLoader]:
         """``train``, ``holdout`` (a seeded ``holdout`` share of the training actions) and ``val`` loaders."""

@@ -9,12 +9,13 @@ import torch
 from encoders.vit import create_encoder
 from jepa.anticipation_probe import focal_loss, mean_class_recall
 from jepa.cli import main
-from jepa.data.anticipation import read_annotations
+from jepa.data.anticipation import ActionSample, AnticipationDataset, read_annotations
 from jepa.data.demo_videos import write_mp4
+from jepa.data.video_transforms import ClipTransform
 from jepa.errors import InputError
 from predictors.anticipation import AnticipativeEncoder
 from predictors.mask_token import MaskTokenPredictor
-from tests.jepa.data.conftest import moving_square
+from tests.jepa.data.conftest import frame_numbers, moving_square
 from tests.jepa.test_cli_video import SMALL
 
 
@@ -58,26 +59,41 @@ def test_future_positions_continue_the_clip_grid():
 
 @pytest.fixture
 def ek100(tmp_path):
-    """Moving-square videos in the EK100 layout and annotation files (verb: the video, noun: alternating)."""
+    """Moving-square videos (20 frames at 10 fps) in the EK100 layout and annotation files (verb: the video's parity,
+    noun: the row's third); val has one action that never occurs in training."""
     for i in range(4):
         folder = tmp_path / "videos" / f"P0{i % 2}" / "videos"
         folder.mkdir(parents=True, exist_ok=True)
         write_mp4(folder / f"P0{i % 2}_{i}.MP4", moving_square(seed=i), fps=10)
     header = "narration_id,participant_id,video_id,start_timestamp,stop_timestamp,verb_class,noun_class\n"
-    rows = [f"n{i},P0{i % 2},P0{i % 2}_{i},00:00:01.50,00:00:01.90,{i % 2},{j % 3}\n" for j in range(3)
+    rows = [f"n{i},P0{i % 2},P0{i % 2}_{i},00:00:01.20,00:00:01.90,{i % 2},{j % 3}\n" for j in range(3)
             for i in range(4)]  # fmt: skip
     (tmp_path / "train.csv").write_text(header + "".join(rows))
-    (tmp_path / "val.csv").write_text(header + "".join(rows[:4]))
+    (tmp_path / "val.csv").write_text(header + "".join(rows[:4]) + "n9,P01,P01_1,00:00:01.20,00:00:01.90,7,0\n")
     return tmp_path
 
 
 def test_annotations_are_read_by_column_name(ek100):
     rows = read_annotations(ek100 / "train.csv", ek100 / "videos")
-    assert rows[1] == {"path": str(ek100 / "videos" / "P01" / "videos" / "P01_1.MP4"), "start": 1.5, "verb": 1,
-                       "noun": 0, "line": 3}  # fmt: skip
+    assert rows[1] == {"path": str(ek100 / "videos" / "P01" / "videos" / "P01_1.MP4"), "start": 1.2, "stop": 1.9,
+                       "in_frames": False, "verb": 1, "noun": 0, "line": 3}  # fmt: skip
     (ek100 / "bad.csv").write_text("video_id,start_timestamp,verb\nP01_1,00:00:01.00,3\n")
-    with pytest.raises(InputError, match=r"bad.csv: missing column verb_class, noun_class"):
+    with pytest.raises(InputError, match=r"bad.csv: missing column verb_class, noun_class, start_frame\+stop_frame"):
         read_annotations(ek100 / "bad.csv")
+
+
+def test_clips_end_the_anticipation_time_before_the_anticipation_point(ek100):
+    sample = ActionSample(str(ek100 / "videos" / "P01" / "videos" / "P01_1.MP4"), 0, 0, 2, 12.0, 19.0, True)
+
+    def frames(time, point, fps=5.0, fpc=4):
+        data = AnticipationDataset([sample], fpc, fps, ClipTransform(16, False), time, point, False, "pyav")
+        return frame_numbers(data.read_frames(sample, None)[0])
+
+    # the stop (frame 19) minus 0.5 s at 10 fps = frame 14; 4 frames every int(10 / 5) = 2 before it
+    assert frames((0.5, 0.5), (0.0, 0.0)) == [6, 8, 10, 12]
+    # the start (frame 12) minus 1 s = frame 2: frames before the video's start repeat frame 0
+    assert frames((1.0, 1.0), (1.0, 1.0)) == [0, 0, 0, 0]
+    assert frames((0.0, 0.0), (0.5, 0.5), fps=10) == [11, 12, 13, 14]
 
 
 def test_jepa_probe_anticipation_runs_end_to_end(ek100, tmp_path, capsys):
@@ -92,5 +108,6 @@ def test_jepa_probe_anticipation_runs_end_to_end(ek100, tmp_path, capsys):
     last = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert last["probe"] == "anticipation" and last["num_heads"] == 2 and last["num_test"] == 4
     assert (last["num_verbs"], last["num_nouns"], last["num_classes"]) == (2, 3, 6)
+    assert last["dropped_val_actions"] == 1, "verb 7 never occurs in training: dropped, as the released code does"
     assert 0 <= last["action_recall5"] <= 1 and last["verb_recall5"] == 1.0, "2 verbs: both are always in the top 5"
     assert json.loads((run / "metrics.json").read_text()) == last and (run / "probe.png").is_file()
