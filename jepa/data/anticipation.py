@@ -17,6 +17,7 @@ from __future__ import annotations
 import csv
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -111,12 +112,16 @@ class ActionClasses:
     def num_nouns(self) -> int:
         return len(self.nouns)
 
-    def verb_noun(self, action: Tensor) -> tuple[Tensor, Tensor]:
-        """The verb and noun labels of action labels."""
+    @cached_property
+    def action_table(self) -> Tensor:
+        """``[num_actions, 2]``: the verb and noun label of every action."""
         verb_index = {v: i for i, v in enumerate(self.verbs)}
         noun_index = {n: i for i, n in enumerate(self.nouns)}
-        table = torch.tensor([(verb_index[v], noun_index[n]) for v, n in self.actions], dtype=torch.int64)
-        return table[action, 0], table[action, 1]
+        return torch.tensor([(verb_index[v], noun_index[n]) for v, n in self.actions], dtype=torch.int64)
+
+    def verb_noun(self, action: Tensor) -> tuple[Tensor, Tensor]:
+        """The verb and noun labels of action labels."""
+        return self.action_table[action, 0], self.action_table[action, 1]
 
 
 class AnticipationDataset(VideoDataset):
