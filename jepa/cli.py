@@ -295,8 +295,12 @@ def _attentive_probe(kind: str, run: Any, data: Any, model_cfg: Any, encoder: An
                      metrics: dict[str, Any], run_dir: Path) -> tuple:  # fmt: skip
     """A grid of attentive classifiers trained on the frozen encoder, the best on held-out train scored on val."""
     from jepa.attentive_probe import fit_attentive_probe, save_official_probe
+    from jepa.errors import InputError
 
     cfg, att = run.probe_eval, run.probe_eval.attentive
+    for key in ("num_segments", "num_views", "epochs", "num_probe_blocks"):
+        if getattr(att, key) < 1:
+            raise InputError(f"probe_eval.attentive.{key}={getattr(att, key)}: must be at least 1")
     loaders = data.segment_dataloaders(att.num_segments, att.num_views, att.augment, cfg.holdout)
     report, head, probs, labels = fit_attentive_probe(encoder, loaders, data.num_classes, att, device, run.seed)
     save_official_probe(head, run_dir / "probe.pt", att.epochs)

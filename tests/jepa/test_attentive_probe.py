@@ -116,6 +116,10 @@ def test_probe_input_errors_are_one_clear_line(labelled_lists, tmp_path, capsys)
     lists = [f"data.datasets=[{labelled_lists / 'train.csv'}]", f"data.val_datasets=[{labelled_lists / 'val.csv'}]"]
     base = ["probe", "attentive", *SMALL, "data.crop_size=16", "data.dataset_fpcs=[4]", "data.fps=null",
             "data.frame_step=2", "encoder=random", f"hydra.run.dir={tmp_path / 'run'}", *lists]  # fmt: skip
+    assert main([*base, "probe_eval.attentive.num_segments=0"]) == 2
+    assert (
+        capsys.readouterr().err.strip() == "jepa probe: error: probe_eval.attentive.num_segments=0: must be at least 1"
+    )
     (labelled_lists / "val.csv").write_text("v4.mp4 0\nv5.mp4 7\n")
     assert main(base) == 2
     err = capsys.readouterr().err.strip()
