@@ -310,15 +310,17 @@ def _attentive_probe(kind: str, run: Any, data: Any, model_cfg: Any, encoder: An
 
 
 def anticipation_data(run: Any, data_cfg: Any) -> Any:
-    """The anticipation probe's data: ``data.datasets`` / ``data.val_datasets`` as EK100-style annotation files."""
+    """The anticipation probe's data: ``data.datasets`` / ``data.val_datasets`` as EK100-style annotation files, or
+    with ``data.demo_root`` such files made for the demo clips (the direction each clip's agent moves in)."""
     from jepa.data.anticipation import AnticipationDataModule
-    from jepa.errors import InputError
+    from jepa.data.demo_videos import make_demo_videos, write_anticipation_lists
 
+    datasets, val_datasets = data_cfg.datasets, data_cfg.val_datasets
     if data_cfg.demo_root is not None:
-        raise InputError("the anticipation probe reads EK100-style annotation files: set data.datasets=[...], "
-                         "data.val_datasets=[...] and data.demo_root=null")  # fmt: skip
+        make_demo_videos(data_cfg.demo_root)
+        datasets, val_datasets = ([str(p)] for p in write_anticipation_lists(data_cfg.demo_root))
     return AnticipationDataModule(
-        data_cfg.datasets, data_cfg.val_datasets, max(data_cfg.dataset_fpcs), data_cfg.fps,
+        datasets, val_datasets, max(data_cfg.dataset_fpcs), data_cfg.fps,
         run.probe_eval.anticipation, data_cfg.crop_size, data_cfg.random_resize_scale, data_cfg.batch_size,
         data_cfg.num_workers, data_cfg.backend, run.seed,
     )  # fmt: skip

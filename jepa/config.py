@@ -256,7 +256,7 @@ class AnticipationProbeConfig:
     drawn from the ``train_*`` ranges in training. The source's predictor adds its tokens for ``num_output_frames``
     frames that far ahead; a grid of attentive heads (verb, noun and action queries; ``num_probe_blocks`` blocks) is
     trained with a focal loss. ``video_root``: where ``<P>/videos/<video_id>.MP4`` lie (the annotation file's folder
-    when null)."""
+    when null). ``augment``: RandAugment and random erasing on training clips (the released setting)."""
 
     anticipation_time: float = 1.0
     anticipation_point: float = 0.0
@@ -264,6 +264,7 @@ class AnticipationProbeConfig:
     train_anticipation_point: tuple[float, float] = (0.0, 0.25)
     num_output_frames: int = 2
     video_root: str | None = None
+    augment: bool = True
     lrs: list[float] = field(default_factory=lambda: list(VJEPA2_PROBE_LRS))
     weight_decays: list[float] = field(default_factory=lambda: list(VJEPA2_PROBE_WEIGHT_DECAYS))
     num_probe_blocks: int = 4

@@ -211,7 +211,7 @@ class AnticipationDataModule(L.LightningDataModule):
         ant = self.anticipation
         time = ant.train_anticipation_time if train else (ant.anticipation_time,) * 2
         point = ant.train_anticipation_point if train else (ant.anticipation_point,) * 2
-        transform = ClipTransform(self.crop_size, train, self.scale, (0.75, 4 / 3), False, augment=train)
+        transform = ClipTransform(self.crop_size, train, self.scale, (0.75, 4 / 3), False, train and ant.augment)
         dataset = AnticipationDataset(samples, self.frames_per_clip, self.fps, transform, time, point, train,
                                       self.backend)  # fmt: skip
         return DataLoader(dataset, batch_size=self.batch_size, shuffle=train, num_workers=self.num_workers,

@@ -107,3 +107,20 @@ def make_demo_videos(
     env.close()
     marker.write_text(json.dumps(settings))
     return lists
+
+
+def write_anticipation_lists(root: str | Path, num_frames: int = 32) -> tuple[Path, Path]:
+    """EK100-style annotation files for the demo clips (``anticipation_{train,val}.csv`` beside their lists): one
+    action per clip spanning its second half, the direction as the verb and one noun (the block), so that the
+    anticipation probe runs on them: which way will the agent be moving?"""
+    from jepa.data.video_lists import read_sample_list
+
+    root = Path(root).expanduser()
+    paths = []
+    for split in ("train", "val"):
+        rows = ["narration_id,path,start_frame,stop_frame,verb_class,noun_class"]
+        rows += [f"{split}_{i},{sample.path},{num_frames // 2},{num_frames - 1},{sample.label},0"
+                 for i, sample in enumerate(read_sample_list(root / f"{split}.csv"))]  # fmt: skip
+        paths.append(root / f"anticipation_{split}.csv")
+        paths[-1].write_text("\n".join(rows) + "\n")
+    return paths[0], paths[1]

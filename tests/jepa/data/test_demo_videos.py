@@ -1,4 +1,5 @@
-from jepa.data.demo_videos import DIRECTIONS, make_demo_videos
+from jepa.data.anticipation import read_annotations
+from jepa.data.demo_videos import DIRECTIONS, make_demo_videos, write_anticipation_lists
 from jepa.data.video_lists import read_sample_list
 from jepa.data.video_readers import open_video
 
@@ -20,3 +21,8 @@ def test_demo_set_is_an_official_list_of_pusht_clips(tmp_path):
 
     preview = Image.open(tmp_path / "demo" / "preview.png")
     assert preview.size == (32 * 6, 32 * 4), "one row per train clip, six frames each"
+    rows = read_annotations(write_anticipation_lists(tmp_path / "demo", num_frames=6)[1])
+    assert [(r["verb"], r["noun"], r["start"], r["stop"], r["in_frames"]) for r in rows] == [
+        (d, 0, 3.0, 5.0, True) for d in range(4)
+    ], "one action per clip: its second half, the direction as the verb"
+    assert rows[0]["path"] == str(tmp_path / "demo" / "videos" / "val_0000.mp4")
