@@ -264,6 +264,7 @@ def _feature_probe(kind: str, run: Any, data: Any, model_cfg: Any, encoder: Any,
     import torch
     from omegaconf import OmegaConf
 
+    from jepa.errors import InputError
     from jepa.probe_eval import fit_linear_heads, knn_scores, split_holdout
     from jepa.probes import cached_features, extract_features, source_fingerprint
 
@@ -280,7 +281,10 @@ def _feature_probe(kind: str, run: Any, data: Any, model_cfg: Any, encoder: Any,
     if kind == "knn":
         metrics.update(k=cfg.k, temperature=cfg.temperature)
         return knn_scores(train_x, train_y, test_x, num_classes, cfg.k, cfg.temperature), test_y, None, None
-    fit_idx, hold_idx = split_holdout(train_y, cfg.holdout, run.seed)
+    try:
+        fit_idx, hold_idx = split_holdout(train_y, cfg.holdout, run.seed)
+    except ValueError as err:
+        raise InputError(f"probe_eval.holdout={cfg.holdout}: {err}") from err
     lin = cfg.linear
     heads, report, mean, std = fit_linear_heads(
         train_x[fit_idx], train_y[fit_idx], train_x[hold_idx], train_y[hold_idx], num_classes, lin.lrs,

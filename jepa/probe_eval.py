@@ -15,6 +15,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from jepa.data.splits import holdout_split
+
 
 @dataclass
 class HeadResult:
@@ -34,9 +36,8 @@ def topk_accuracy(scores: Tensor, labels: Tensor, k: int) -> float:
 
 def split_holdout(labels: Tensor, fraction: float, seed: int) -> tuple[Tensor, Tensor]:
     """Indices of a seeded ``1 - fraction`` / ``fraction`` split of the training set, for choosing a head."""
-    order = torch.randperm(len(labels), generator=torch.Generator().manual_seed(seed))
-    held = max(1, int(round(len(labels) * fraction)))
-    return order[held:], order[:held]
+    fit, held = holdout_split(len(labels), fraction, seed)
+    return torch.tensor(fit, dtype=torch.int64), torch.tensor(held, dtype=torch.int64)
 
 
 class LinearHeads(nn.Module):

@@ -28,6 +28,7 @@ from torch import Tensor
 from torch.utils.data import DataLoader
 from torch.utils.data.dataloader import default_collate
 
+from jepa.data.splits import holdout_split
 from jepa.data.video import VideoDataset
 from jepa.data.video_lists import ListedSample
 from jepa.data.video_readers import open_video
@@ -220,11 +221,10 @@ class AnticipationDataModule(L.LightningDataModule):
     def probe_loaders(self, holdout: float) -> dict[str, DataLoader]:
         """``train``, ``holdout`` (a seeded ``holdout`` share of the training actions) and ``val`` loaders."""
         train = self._samples(self.rows["train"])
-        order = torch.randperm(len(train), generator=torch.Generator().manual_seed(self.seed)).tolist()
-        held = max(1, round(len(train) * holdout))
-        if len(train) - held < 1:
-            raise InputError(f"data.datasets: {len(train)} training actions leave none to train on after holding out "
-                             f"{held} to choose a head")  # fmt: skip
-        return {"train": self._loader([train[i] for i in order[held:]], True),
-                "holdout": self._loader([train[i] for i in order[:held]], False),
+        try:
+            fit, held = holdout_split(len(train), holdout, self.seed)
+        except ValueError as err:
+            raise InputError(f"data.datasets: {err}") from err
+        return {"train": self._loader([train[i] for i in fit], True),
+                "holdout": self._loader([train[i] for i in held], False),
                 "val": self._loader(self._samples(self.rows["val"]), False)}  # fmt: skip

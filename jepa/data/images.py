@@ -18,6 +18,7 @@ from torchvision.datasets.folder import IMG_EXTENSIONS
 
 from jepa.config import MaskConfig, shallow_dict, validated
 from jepa.data.digits import DigitsDataset
+from jepa.data.splits import holdout_split
 from jepa.errors import InputError
 from jepa.masks import MaskCollator, MultiBlockMask2D
 
@@ -159,13 +160,11 @@ class ImageDataModule(L.LightningDataModule):
         video): ``train`` with the frozen-evaluation crops, ``holdout`` (a seeded ``holdout`` share of the training
         images, kept out of ``train``, to choose a head on) and ``val`` with the evaluation transform."""
         self.setup()
-        total = len(self.datasets["train"])
-        order = torch.randperm(total, generator=torch.Generator().manual_seed(self.seed)).tolist()
-        held = max(1, round(total * holdout))
-        if total - held < 1:
-            raise InputError(f"data.root={self.root}: {total} training images leave none to train on after holding "
-                             f"out {held} to choose a head")  # fmt: skip
-        train = Subset(self._make("train", True, probe_train_transform(self.img_size, augment)), order[held:])
-        splits = {"train": train, "holdout": Subset(self._make("train", False), order[:held]),
+        try:
+            fit, held = holdout_split(len(self.datasets["train"]), holdout, self.seed)
+        except ValueError as err:
+            raise InputError(f"data.root={self.root}: {err}") from err
+        train = Subset(self._make("train", True, probe_train_transform(self.img_size, augment)), fit)
+        splits = {"train": train, "holdout": Subset(self._make("train", False), held),
                   "val": self.datasets["val"]}  # fmt: skip
         return {name: self._loader(ds, name == "train", None, self.seed) for name, ds in splits.items()}

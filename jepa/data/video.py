@@ -25,6 +25,7 @@ from torchvision.io import ImageReadMode, decode_image
 from jepa.config import VideoMaskConfig, validated
 from jepa.data.clip_sampling import check_one_rate, clip_frame_step, clip_indices
 from jepa.data.demo_videos import make_demo_videos
+from jepa.data.splits import holdout_split
 from jepa.data.video_lists import ListedSample, class_names, read_sample_list
 from jepa.data.video_readers import open_video
 from jepa.data.video_transforms import ClipTransform, MultiViewTransform
@@ -287,18 +288,17 @@ class VideoDataModule(L.LightningDataModule):
         if "val" not in self.datasets:
             raise InputError("probes need data.val_datasets (lists of labelled clips to evaluate on)")
         samples = self.datasets["train"].samples
-        order = torch.randperm(len(samples), generator=torch.Generator().manual_seed(self.seed)).tolist()
-        held = max(1, round(len(samples) * holdout))
-        if len(samples) - held < 1:
-            raise InputError(f"data.datasets: {len(samples)} training samples leave none to train on after holding "
-                             f"out {held} to choose a head")  # fmt: skip
+        try:
+            fit, held = holdout_split(len(samples), holdout, self.seed)
+        except ValueError as err:
+            raise InputError(f"data.datasets: {err}") from err
         val_fpcs = [max(self.fpcs)] * len(self.val_lists)
         views = (MultiViewTransform(self.crop_size, num_views) if num_views > 1
                  else ClipTransform(self.crop_size, train=False))  # fmt: skip
         train_crop = ClipTransform(self.crop_size, True, (0.08, 1.0), (0.75, 4 / 3), False, augment)
         splits = {
-            "train": ([samples[i] for i in order[held:]], self.fpcs, train_crop, True),
-            "holdout": ([samples[i] for i in order[:held]], self.fpcs, views, False),
+            "train": ([samples[i] for i in fit], self.fpcs, train_crop, True),
+            "holdout": ([samples[i] for i in held], self.fpcs, views, False),
             "val": (self.datasets["val"].samples, val_fpcs, views, False),
         }
         return {
