@@ -14,6 +14,7 @@ COMMANDS = ("fit", "validate", "test")
 TOOLS = ("convert", "features")
 USAGE = """usage: jepa {{fit,validate,test}} [experiment=NAME] [KEY=VALUE ...]
        jepa probe {{linear,knn,attentive,anticipation}} [experiment=NAME] encoder=SOURCE|random [KEY=VALUE ...]
+       jepa plan [experiment=wm/pusht_quickstart] world_model=CHECKPOINT [plan.episodes=N ...]
        jepa convert SOURCE OUT_DIR [--which encoder] [KEY=VALUE ...]
        jepa features SOURCE INPUT... --out FILE.safetensors|FILE.npy [--batch-size N] [--num-frames N]
 
@@ -25,6 +26,8 @@ probe evaluates a frozen encoder on the experiment's data: linear (a grid of hea
 best on held-out train, reported on val), kNN, attentive (a grid of attentive probes; segments x views as in the
 eval/k400, eval/ssv2, eval/in1k experiments) or anticipation (EK100-style annotations, eval/ek100); encoder=random
 is a fresh encoder of model.encoder's size, the baseline.
+plan runs the goal-reaching protocol in PushT with a world-model checkpoint (jepa fit experiment=wm/...): CEM or
+MPPI in latent space with receding-horizon control against a random policy; success rates, plan.png, plan.gif.
 convert writes model.safetensors + config.json from any pretrained source (official I-JEPA / V-JEPA / V-JEPA 2
 files, Hugging Face VJEPA2Model folders, our checkpoints, or an official name such as vjepa2_vit_large);
 KEY=VALUE sets what the weights cannot say (num_heads=16, img_size=256, num_frames=16; predictor.num_heads=12 for
@@ -126,6 +129,7 @@ def build_data(run: Any) -> tuple[Any, Any, Any, Any]:
     """The DataModule of a composed run and its validated ``model``, ``data`` and ``mask`` configs."""
     from jepa.config import OBJECTIVE_SCHEMAS, shallow_dict, validated
     from jepa.data import ImageDataModule, VideoDataModule
+    from jepa.data.trajectories import TrajectoryDataModule
     from jepa.errors import InputError
 
     if run.objective not in OBJECTIVE_SCHEMAS:
@@ -134,9 +138,12 @@ def build_data(run: Any) -> tuple[Any, Any, Any, Any]:
     model_cfg = validated(model_schema, run.model, "model")
     data_cfg = validated(data_schema, run.data, "data")
     mask_cfg = validated(mask_schema, run.mask, "mask")
-    module = ImageDataModule if run.objective == "ijepa" else VideoDataModule
     try:
-        data = module(**shallow_dict(data_cfg), mask=mask_cfg, seed=run.seed)
+        if run.objective == "world_model":
+            data = TrajectoryDataModule(**shallow_dict(data_cfg), seed=run.seed)
+        else:
+            module = ImageDataModule if run.objective == "ijepa" else VideoDataModule
+            data = module(**shallow_dict(data_cfg), mask=mask_cfg, seed=run.seed)
     except ValueError as err:
         raise InputError(str(err)) from err
     return data, model_cfg, data_cfg, mask_cfg
@@ -147,16 +154,19 @@ def build(run: Any) -> tuple[Any, Any]:
     (filling what comes from the data: probe classes, V-JEPA mask sets and clip lengths)."""
     from jepa.config import shallow_dict
     from jepa.errors import InputError
-    from jepa.objectives import IJEPA, VJEPA
+    from jepa.objectives import IJEPA, VJEPA, WorldModel
 
     data, model_cfg, data_cfg, mask_cfg = build_data(run)
     try:  # constructors reject values the schema's types cannot (a backend name, a size, a grid that does not fit)
-        if run.objective != "ijepa":
-            model_cfg.num_mask_sets = model_cfg.num_mask_sets or len(mask_cfg.sets)
-            model_cfg.clip_lengths = model_cfg.clip_lengths or list(data_cfg.dataset_fpcs)
-        if model_cfg.probe.num_classes is None:
-            model_cfg.probe.num_classes = data.num_classes
-        model = (IJEPA if run.objective == "ijepa" else VJEPA)(**shallow_dict(model_cfg))
+        if run.objective == "world_model":
+            model = WorldModel(**shallow_dict(model_cfg))
+        else:
+            if run.objective == "vjepa":
+                model_cfg.num_mask_sets = model_cfg.num_mask_sets or len(mask_cfg.sets)
+                model_cfg.clip_lengths = model_cfg.clip_lengths or list(data_cfg.dataset_fpcs)
+            if model_cfg.probe.num_classes is None:
+                model_cfg.probe.num_classes = data.num_classes
+            model = (IJEPA if run.objective == "ijepa" else VJEPA)(**shallow_dict(model_cfg))
     except ValueError as err:
         raise InputError(str(err)) from err
     run.model, run.data, run.mask = model_cfg, data_cfg, mask_cfg
@@ -354,6 +364,59 @@ def _anticipation_probe(kind: str, run: Any, data: Any, model_cfg: Any, encoder:
     return action, labels, report, (verb, data.classes.verb_noun(labels)[0], "verb")
 
 
+def load_world_model(path: str) -> Any:
+    """The :class:`LatentWorldModel` of a ``jepa fit experiment=wm/...`` checkpoint, in eval mode."""
+    import torch
+
+    from jepa.errors import InputError
+    from jepa.objectives import WorldModel
+
+    if not Path(path).expanduser().is_file():
+        raise InputError(f"world_model={path}: no such checkpoint (train one with jepa fit experiment=wm/...)")
+    ckpt = torch.load(Path(path).expanduser(), map_location="cpu", weights_only=False)
+    hparams = ckpt.get("hyper_parameters", {}) if isinstance(ckpt, dict) else {}
+    if "predictor" not in hparams or "auto_steps" not in hparams:
+        raise InputError(f"world_model={path}: not a world-model checkpoint (no action-conditioned predictor in it)")
+    module = WorldModel(**hparams)
+    module.load_state_dict(ckpt["state_dict"])
+    return module.model.eval()
+
+
+def execute_plan(run: Any, run_dir: Path) -> dict[str, Any]:
+    """``jepa plan``: the goal-reaching protocol with ``run.world_model``; ``metrics.json``, ``plan.png``,
+    ``plan.gif`` and one JSON line, last."""
+    import lightning as L
+    from omegaconf import OmegaConf
+
+    from jepa.errors import InputError
+    from jepa.plan_eval import goal_reaching, plot_rollouts, summary, write_gif
+    from jepa.planning import PLANNERS
+
+    L.seed_everything(run.seed)
+    if not run.world_model:
+        raise InputError("jepa plan needs world_model=CHECKPOINT (from jepa fit experiment=wm/pusht_quickstart)")
+    if run.plan.planner.method not in PLANNERS:
+        raise InputError(f"plan.planner.method={run.plan.planner.method!r}: choose one of {', '.join(PLANNERS)}")
+    model = load_world_model(run.world_model)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    OmegaConf.save(OmegaConf.structured(run), run_dir / "config.yaml")
+    started = time.perf_counter()
+    outcome = goal_reaching(model, run.plan, run.seed)
+    planner, random = summary(outcome["planner"]), summary(outcome["random"])
+    steps = run.plan.episodes * run.plan.max_steps
+    metrics = {"plan": run.plan.planner.method, "world_model": run.world_model, "episodes": run.plan.episodes,
+               "success_rate": planner["success_rate"], "random_success_rate": random["success_rate"],
+               "agent_distance": planner["agent_distance"], "random_agent_distance": random["agent_distance"],
+               "block_distance": planner["block_distance"], "random_block_distance": random["block_distance"],
+               "seconds_per_action": round((time.perf_counter() - started) / steps, 3)}  # fmt: skip
+    plot_rollouts(run_dir / "plan.png", outcome, run.plan.strips)
+    write_gif(run_dir / "plan.gif", outcome["planner"][0], outcome["goals"][0])
+    (run_dir / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
+    print(f"run directory: {run_dir.resolve()}  (config.yaml, metrics.json, plan.gif, plan.png)")
+    print(json.dumps(metrics))
+    return metrics
+
+
 def _overrides(pairs: Sequence[str]) -> dict[str, Any]:
     """``KEY=VALUE`` arguments as constructor overrides (values parsed as YAML: numbers, booleans, lists)."""
     import yaml
@@ -425,6 +488,16 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"jepa probe: error: {err}", file=sys.stderr)
             return 2
         return 0
+    if command == "plan":
+        from jepa.errors import InputError
+
+        try:
+            run, run_dir = compose_run(["name=plan", *overrides])
+            execute_plan(run, run_dir)
+        except InputError as err:
+            print(f"jepa plan: error: {err}", file=sys.stderr)
+            return 2
+        return 0
     if command in TOOLS:
         from jepa.errors import InputError
 
@@ -435,7 +508,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             return 2
         return 0
     if command not in COMMANDS:
-        choices = ", ".join(COMMANDS + TOOLS)
+        choices = ", ".join(COMMANDS + ("probe", "plan") + TOOLS)
         print(f"jepa: unknown command {command!r}; choose one of {choices}\n\n{usage()}", file=sys.stderr)
         return 2
     if "-h" in overrides or "--help" in overrides:

@@ -2,7 +2,8 @@
 
 ``objective`` picks the schemas of ``model``, ``data`` and ``mask`` (:data:`OBJECTIVE_SCHEMAS`): ``ijepa`` →
 :class:`IJEPAConfig` / :class:`ImageDataConfig` / :class:`MaskConfig`, ``vjepa`` → :class:`VJEPAConfig` /
-:class:`VideoDataConfig` / :class:`VideoMaskConfig`; ``trainer`` → :class:`lightning.Trainer`. Every composed
+:class:`VideoDataConfig` / :class:`VideoMaskConfig`, ``world_model`` → :class:`WorldModelConfig` /
+:class:`TrajectoryDataConfig` / no mask; ``trainer`` → :class:`lightning.Trainer`. Every composed
 config and override is checked against them: an unknown key or a value of the wrong type is an error.
 """
 
@@ -56,9 +57,10 @@ class PredictorConfig:
 @dataclass
 class OptimConfig:
     """AdamW with linear warmup ``start_lr → lr``, then ``lr_decay`` to ``final_lr``: ``cosine`` (I-JEPA, V-JEPA),
-    ``constant`` (V-JEPA 2 warmup-stable) or ``linear`` (V-JEPA 2 cooldown); weight decay cosine
-    ``weight_decay → final_weight_decay``; no decay on biases and 1-D parameters. The LR, weight-decay and EMA
-    schedules span ``schedule_steps`` (official ``ipe × epochs × ipe_scale``; null: the run's steps)."""
+    ``constant`` (V-JEPA 2 warmup-stable; with ``anneal_steps``, a final linear anneal to ``final_lr``) or ``linear``
+    (V-JEPA 2 cooldown); weight decay cosine ``weight_decay → final_weight_decay``; no decay on biases and 1-D
+    parameters. The LR, weight-decay and EMA schedules span ``schedule_steps`` (official ``ipe × epochs ×
+    ipe_scale``; null: the run's steps)."""
 
     lr: float = 1e-3
     start_lr: float = 2e-4
@@ -68,6 +70,7 @@ class OptimConfig:
     weight_decay: float = 0.04
     final_weight_decay: float = 0.4
     schedule_steps: int | None = None
+    anneal_steps: int = 0
     betas: tuple[float, float] = (0.9, 0.999)
     eps: float = 1e-8
 
@@ -111,6 +114,39 @@ class VJEPAConfig:
     loss_exp: float = 1.0
     num_mask_sets: int | None = None
     clip_lengths: list[int] | None = None
+
+
+@dataclass
+class ActionPredictorConfig:
+    """The V-JEPA 2-AC predictor (:class:`predictors.ActionConditionedPredictor`): its width, depth and heads, and
+    the size of an action (and of a state, the same as in the official model)."""
+
+    embed_dim: int = 1024
+    depth: int = 24
+    num_heads: int = 16
+    mlp_ratio: float = 4.0
+    action_dim: int = 7
+    use_extrinsics: bool = False
+    attn_backend: str = "auto"
+    grad_checkpointing: bool = False
+
+
+@dataclass
+class WorldModelConfig:
+    """V-JEPA 2-AC: a frozen encoder (``encoder_source``, any ``load_pretrained`` source; null: a fresh encoder of
+    ``encoder``'s size) encodes each frame; the predictor is trained with teacher forcing plus an ``auto_steps``
+    autoregressive rollout, the loss ``|pred - target|^p / p`` (``p = loss_exp``) on layer-normed features
+    (``normalize_reps``). ``inverse_dynamics_weight > 0`` adds a head predicting each action from a frame's tokens
+    and the predicted next ones (mean squared error), so that predictions keep what the action did."""
+
+    encoder: EncoderConfig = field(default_factory=EncoderConfig)
+    encoder_source: str | None = None
+    predictor: ActionPredictorConfig = field(default_factory=ActionPredictorConfig)
+    optim: OptimConfig = field(default_factory=OptimConfig)
+    auto_steps: int = 2
+    loss_exp: float = 1.0
+    normalize_reps: bool = True
+    inverse_dynamics_weight: float = 0.0
 
 
 @dataclass
@@ -187,6 +223,32 @@ class VideoDataConfig:
     pin_memory: bool = True
     backend: str = "auto"
     demo_root: str | None = None
+
+
+@dataclass
+class TrajectoryDataConfig:
+    """Episodes for a world model (:class:`jepa.data.trajectories.TrajectoryDataModule`): an episode list
+    (``video,trajectory`` CSV) or ``demo_root``, where ``demo_episodes`` PushT episodes of ``demo_steps`` moves are
+    recorded once; clips of ``num_frames`` frames ``frame_step`` apart at ``crop_size``²."""
+
+    episodes: str | None = None
+    val_episodes: str | None = None
+    val_fraction: float = 0.1
+    num_frames: int = 4
+    frame_step: int = 1
+    crop_size: int = 64
+    batch_size: int = 16
+    num_workers: int = 2
+    pin_memory: bool = True
+    backend: str = "auto"
+    demo_root: str | None = None
+    demo_episodes: int = 400
+    demo_steps: int = 24
+
+
+@dataclass
+class NoMaskConfig:
+    """Objectives without masks (the world model) take no ``mask`` settings."""
 
 
 @dataclass
@@ -288,19 +350,57 @@ class ProbeEvalConfig:
 
 
 @dataclass
+class PlannerConfig:
+    """``method`` cem | mppi over ``horizon`` actions in ``[-max_action, max_action]``: ``samples`` candidates per
+    iteration drawn around the mean with ``init_std`` at first; CEM refits mean and std to the ``elites`` lowest
+    energies, MPPI averages all candidates weighted by ``exp(-energy / temperature)``."""
+
+    method: str = "cem"
+    horizon: int = 3
+    samples: int = 100
+    elites: int = 10
+    iterations: int = 5
+    init_std: float = 0.5
+    min_std: float = 0.05
+    temperature: float = 0.01
+    max_action: float = 0.75
+
+
+@dataclass
+class PlanConfig:
+    """``jepa plan``: ``episodes`` start/goal pairs, each goal the view after ``goal_steps`` random-walk moves from
+    its start; the planner (``planner``) then gets ``max_steps`` steps of receding-horizon control, as does the
+    random policy it is compared with. Success: the agent within ``agent_tolerance`` and the block within
+    ``block_tolerance`` world units and ``angle_tolerance`` radians of their goal places. ``strips``: how many
+    episodes the picture shows."""
+
+    episodes: int = 20
+    goal_steps: int = 4
+    max_steps: int = 6
+    agent_tolerance: float = 16.0
+    block_tolerance: float = 16.0
+    angle_tolerance: float = 0.3
+    strips: int = 4
+    planner: PlannerConfig = field(default_factory=PlannerConfig)
+
+
+@dataclass
 class RunConfig:
     """The root of a composed run: a name, a seed, the objective and its three groups (checked against
     :data:`OBJECTIVE_SCHEMAS`), the trainer, and how to start: ``ckpt_path`` resumes a run (weights, optimiser,
     step); ``init_weights`` takes only the model weights of a checkpoint (a V-JEPA 2 cooldown). ``final_probe``:
     fit probes on frozen features at the start and at the end of training. ``encoder`` and ``probe_eval`` are
     for ``jepa probe``: the encoder to evaluate (any ``load_pretrained`` source, or ``random``: a fresh encoder of
-    ``model.encoder``'s size) and the probe settings."""
+    ``model.encoder``'s size) and the probe settings; ``world_model`` (a world-model checkpoint) and ``plan`` are
+    for ``jepa plan``."""
 
     name: str = "run"
     seed: int = 0
     objective: str = "ijepa"
     encoder: str = "random"
     probe_eval: ProbeEvalConfig = field(default_factory=ProbeEvalConfig)
+    world_model: str | None = None
+    plan: PlanConfig = field(default_factory=PlanConfig)
     ckpt_path: str | None = None
     init_weights: str | None = None
     model: Any = None
@@ -314,6 +414,7 @@ class RunConfig:
 OBJECTIVE_SCHEMAS: dict[str, tuple[type, type, type]] = {
     "ijepa": (IJEPAConfig, ImageDataConfig, MaskConfig),
     "vjepa": (VJEPAConfig, VideoDataConfig, VideoMaskConfig),
+    "world_model": (WorldModelConfig, TrajectoryDataConfig, NoMaskConfig),
 }
 
 

@@ -104,3 +104,17 @@ class ActionAnticipationClassifier(nn.Module):
     def forward(self, tokens: Tensor) -> Tensor:
         verb, noun, action = self.pooler(tokens).unbind(1)
         return torch.cat([self.verb_classifier(verb), self.noun_classifier(noun), self.action_classifier(action)], -1)
+
+
+class InverseDynamicsHead(nn.Module):
+    """Predicts the action taken between two frames from their tokens ``[B, N, D]`` each: the pair is fused token
+    by token (``[z_t, z_t+1]`` → ``D``), pooled by an attentive pooler and regressed to ``action_dim`` values."""
+
+    def __init__(self, embed_dim: int, action_dim: int, num_heads: int, depth: int = 1) -> None:
+        super().__init__()
+        self.fuse = nn.Linear(2 * embed_dim, embed_dim)
+        self.pooler = AttentivePooler(embed_dim, num_heads, depth)
+        self.regressor = nn.Linear(embed_dim, action_dim)
+
+    def forward(self, before: Tensor, after: Tensor) -> Tensor:
+        return self.regressor(self.pooler(self.fuse(torch.cat([before, after], dim=-1))).squeeze(1))

@@ -3,5 +3,6 @@
 from jepa.objectives.base import JEPAObjective
 from jepa.objectives.ijepa import IJEPA
 from jepa.objectives.vjepa import VJEPA
+from jepa.objectives.world_model import WorldModel
 
-__all__ = ["IJEPA", "VJEPA", "JEPAObjective"]
+__all__ = ["IJEPA", "VJEPA", "JEPAObjective", "WorldModel"]

@@ -147,7 +147,9 @@ class JEPAObjective(L.LightningModule):
 
     def on_train_batch_start(self, batch: dict[str, Any], batch_idx: int) -> None:
         cfg, step, total = self.optim_cfg, self.global_step, self.total_steps()
-        lr = warmup_then(step, total, cfg.warmup_steps, cfg.start_lr, cfg.lr, cfg.final_lr, cfg.lr_decay)
+        lr = warmup_then(
+            step, total, cfg.warmup_steps, cfg.start_lr, cfg.lr, cfg.final_lr, cfg.lr_decay, cfg.anneal_steps
+        )
         wd = cosine(step, total, cfg.weight_decay, cfg.final_weight_decay)
         for group in self.optimizers().optimizer.param_groups:
             group["lr"] = group.get("fixed_lr", lr)

@@ -55,3 +55,10 @@ def test_warmup_then_constant_linear_cosine():
     assert warmup_then(60, 110, 10, 0.0, 1.0, 0.0, "cosine") == pytest.approx(0.5)
     with pytest.raises(ValueError, match="unknown LR decay 'step'"):
         warmup_then(0, 10, 0, 0.0, 1.0, 0.0, "step")
+
+
+def test_warmup_stable_decay_anneals_over_the_last_steps():
+    lr = [warmup_then(s, 100, 10, 0.1, 1.0, 0.0, "constant", anneal_steps=20) for s in range(101)]
+    assert lr[0] == pytest.approx(0.1) and lr[10] == lr[50] == lr[80] == 1.0
+    assert lr[90] == pytest.approx(0.5) and lr[100] == 0.0
+    assert all(a >= b for a, b in zip(lr[80:], lr[81:]))

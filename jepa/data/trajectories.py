@@ -1,0 +1,167 @@
+"""Trajectory episodes for action-conditioned world models: frames as MP4, per-step actions and states as .npz,
+listed in a CSV.
+
+Layout (``write_episode`` makes it; any recorder can): ``episodes.csv`` with the columns ``video,trajectory``
+(paths relative to the CSV), each ``trajectory`` an ``.npz`` holding ``actions float [L, A]`` (the action taken
+after frame ``t``) and ``states float [L + 1, S]`` (proprioception at each of the video's ``L + 1`` frames); any
+other arrays (``block`` poses, ...) ride along for evaluation. A clip is ``num_frames`` frames ``frame_step``
+apart with the ``num_frames - 1`` actions between them (an action spanning several steps is their sum) and the
+states at its frames.
+"""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import lightning as L
+import numpy as np
+import torch
+from torch import Tensor
+from torch.utils.data import DataLoader, Dataset
+
+from jepa.data.splits import holdout_split
+from jepa.data.video_readers import open_video
+from jepa.data.video_transforms import IMAGENET_MEAN, IMAGENET_STD
+
+COLUMNS = ("video", "trajectory")
+
+
+@dataclass(frozen=True)
+class Episode:
+    video: Path
+    trajectory: Path
+
+
+def write_episode(root: Path, name: str, frames: np.ndarray, fps: int, **arrays: np.ndarray) -> tuple[str, str]:
+    """Write ``frames uint8 [L + 1, H, W, 3]`` as ``root/name.mp4`` and ``arrays`` (``actions``, ``states``, ...)
+    as ``root/name.npz``; returns the two file names relative to ``root``."""
+    from jepa.data.demo_videos import write_mp4
+
+    count, actions, states = frames.shape[0], arrays["actions"].shape[0], arrays["states"].shape[0]
+    if actions != count - 1 or states != count:
+        raise ValueError(
+            f"{name}: {count} frames need {count - 1} actions and {count} states, got {actions} and {states}"
+        )
+    write_mp4(root / f"{name}.mp4", frames, fps)
+    np.savez(root / f"{name}.npz", **arrays)
+    return f"{name}.mp4", f"{name}.npz"
+
+
+def read_episode_list(path: str | Path) -> list[Episode]:
+    """The episodes a ``video,trajectory`` CSV lists; a missing file, a missing column or no rows is an error
+    naming the file."""
+    path = Path(path).expanduser()
+    if not path.is_file():
+        raise ValueError(f"episode list {path} does not exist")
+    with path.open(newline="") as handle:
+        reader = csv.DictReader(handle)
+        missing = [c for c in COLUMNS if c not in (reader.fieldnames or [])]
+        if missing:
+            raise ValueError(f"{path}: no {', '.join(missing)} column (the header must name {', '.join(COLUMNS)})")
+        episodes = [Episode(path.parent / row["video"], path.parent / row["trajectory"]) for row in reader]
+    if not episodes:
+        raise ValueError(f"{path} lists no episodes")
+    return episodes
+
+
+def to_tensor(frames: np.ndarray) -> Tensor:
+    """``uint8 [T, H, W, 3]`` frames → normalised ``float [T, 3, H, W]`` (ImageNet mean and std)."""
+    x = torch.from_numpy(np.ascontiguousarray(frames)).permute(0, 3, 1, 2).float() / 255
+    mean, std = torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1), torch.tensor(IMAGENET_STD).view(1, 3, 1, 1)
+    return (x - mean) / std
+
+
+class TrajectoryDataset(Dataset):
+    """Clips of ``num_frames`` frames, ``frame_step`` apart, from episodes: a random start per draw when
+    ``random_start`` (training), else the episode's first frames. Items: ``frames [T, 3, H, W]``, ``actions
+    [T - 1, A]``, ``states [T, S]``."""
+
+    def __init__(self, episodes: Sequence[Episode], num_frames: int, frame_step: int = 1, random_start: bool = True,
+                 seed: int = 0, backend: str = "auto") -> None:  # fmt: skip
+        if num_frames < 2 or frame_step < 1:
+            raise ValueError(f"num_frames={num_frames} (at least 2) and frame_step={frame_step} (at least 1)")
+        self.episodes, self.num_frames, self.frame_step = list(episodes), num_frames, frame_step
+        self.random_start, self.seed, self.backend, self.draws = random_start, seed, backend, 0
+
+    def __len__(self) -> int:
+        return len(self.episodes)
+
+    def __getitem__(self, index: int) -> dict[str, Tensor]:
+        episode = self.episodes[index]
+        try:
+            data = np.load(episode.trajectory)
+            actions, states = data["actions"], data["states"]
+        except (OSError, KeyError, ValueError) as err:
+            raise ValueError(f"{episode.trajectory}: cannot read actions and states ({err})") from err
+        span = (self.num_frames - 1) * self.frame_step
+        if states.shape[0] <= span:
+            raise ValueError(f"{episode.trajectory}: {states.shape[0]} frames are fewer than a clip's {span + 1}")
+        start = 0
+        if self.random_start:
+            rng = np.random.default_rng((self.seed, index, self.draws))
+            self.draws += 1
+            start = int(rng.integers(0, states.shape[0] - span))
+        picks = list(range(start, start + span + 1, self.frame_step))
+        frames = open_video(str(episode.video), self.backend).get(picks)
+        moves = actions[start : start + span].reshape(self.num_frames - 1, self.frame_step, -1).sum(axis=1)
+        return {"frames": to_tensor(frames), "actions": torch.from_numpy(moves).float(),
+                "states": torch.from_numpy(states[picks]).float()}  # fmt: skip
+
+
+class TrajectoryDataModule(L.LightningDataModule):
+    """Train / val clips of an episode list (``val_episodes``, or a seeded ``val_fraction`` of ``episodes``).
+    ``demo_root`` instead records the built-in PushT episodes into that folder (once) and uses them."""
+
+    def __init__(self, episodes: str | None = None, val_episodes: str | None = None, val_fraction: float = 0.1,
+                 num_frames: int = 4, frame_step: int = 1, crop_size: int = 64, batch_size: int = 16,
+                 num_workers: int = 2, pin_memory: bool = True, backend: str = "auto", demo_root: str | None = None,
+                 demo_episodes: int = 400, demo_steps: int = 24, seed: int = 0) -> None:  # fmt: skip
+        super().__init__()
+        if (episodes is None) == (demo_root is None):
+            raise ValueError("set exactly one of data.episodes (an episode list) and data.demo_root")
+        self.episodes, self.val_episodes, self.val_fraction = episodes, val_episodes, val_fraction
+        self.num_frames, self.frame_step, self.crop_size = num_frames, frame_step, crop_size
+        self.batch_size, self.num_workers, self.pin_memory, self.backend = batch_size, num_workers, pin_memory, backend
+        self.demo_root, self.demo_episodes, self.demo_steps, self.seed = demo_root, demo_episodes, demo_steps, seed
+        self.train_set: TrajectoryDataset | None = None
+        self.val_set: TrajectoryDataset | None = None
+
+    @property
+    def source(self) -> str:
+        return self.episodes or f"PushT episodes recorded in {self.demo_root}"
+
+    def episode_list(self) -> Path:
+        """The training episode list, recording the PushT episodes first when ``demo_root`` is set."""
+        if self.demo_root is None:
+            return Path(self.episodes).expanduser()
+        from jepa.envs.pusht import record_episodes
+
+        return record_episodes(self.demo_root, self.demo_episodes, self.demo_steps, self.crop_size, seed=self.seed)
+
+    def setup(self, stage: str | None = None) -> None:
+        if self.train_set is not None:
+            return
+        episodes = read_episode_list(self.episode_list())
+        if self.val_episodes:
+            train, val = episodes, read_episode_list(self.val_episodes)
+        else:
+            keep, held = holdout_split(len(episodes), self.val_fraction, self.seed)
+            train, val = [episodes[i] for i in keep], [episodes[i] for i in held]
+        make = lambda items, random_start: TrajectoryDataset(  # noqa: E731
+            items, self.num_frames, self.frame_step, random_start, self.seed, self.backend
+        )
+        self.train_set, self.val_set = make(train, True), make(val, False)
+
+    def _loader(self, dataset: Dataset, shuffle: bool) -> DataLoader:
+        return DataLoader(dataset, batch_size=self.batch_size, shuffle=shuffle, num_workers=self.num_workers,
+                          pin_memory=self.pin_memory and torch.cuda.is_available(), drop_last=shuffle,
+                          persistent_workers=self.num_workers > 0)  # fmt: skip
+
+    def train_dataloader(self) -> DataLoader:
+        return self._loader(self.train_set, True)
+
+    def val_dataloader(self) -> DataLoader:
+        return self._loader(self.val_set, False)

@@ -1,0 +1,171 @@
+"""PushT (gym-pusht: pymunk physics, pygame rendering) seen through the central half of its 512 × 512 workspace,
+with actions and states in patch units, as the world model and the planner use it.
+
+One unit is ``UNIT`` = 32 world units: one 8-pixel patch of a 64-pixel view. The state is the agent's position in
+units from the workspace centre; an action moves the agent's PD target by ``(dx, dy)`` units from where the agent
+is, so that ``state + action`` is about the next state (the planner integrates states that way).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+WORKSPACE = 512  # PushT's world is 512 x 512
+VIEW_LOW, VIEW_HIGH = WORKSPACE // 4, 3 * WORKSPACE // 4  # the central half the camera sees
+UNIT = 32.0  # world units per action / state unit
+MAX_ACTION = 0.75  # largest move per step, in units, along each axis
+MARGIN = 8  # the agent's target stays this far inside the view
+
+
+def make_env(size: int):
+    """The gym-pusht environment rendering ``size × size`` RGB observations of the whole workspace."""
+    import gym_pusht  # noqa: F401  (registers the environment)
+    import gymnasium as gym
+
+    return gym.make("gym_pusht/PushT-v0", obs_type="pixels", render_mode="rgb_array",
+                    observation_width=size, observation_height=size)  # fmt: skip
+
+
+def crop_view(frame: np.ndarray) -> np.ndarray:
+    """The central half of a whole-workspace frame ``[H, W, 3]``."""
+    size = frame.shape[0]
+    return frame[size // 4 : size // 4 + size // 2, size // 4 : size // 4 + size // 2]
+
+
+@dataclass(frozen=True)
+class PushTState:
+    """Where things are, in world units: the agent ``(x, y)`` and the T block ``(x, y, angle)``."""
+
+    agent: tuple[float, float]
+    block: tuple[float, float, float]
+
+    def distances(self, other: PushTState) -> tuple[float, float, float]:
+        """Agent distance, block distance (world units) and block angle difference (radians) to ``other``."""
+        angle = (self.block[2] - other.block[2] + np.pi) % (2 * np.pi) - np.pi
+        return (float(np.hypot(*np.subtract(self.agent, other.agent))),
+                float(np.hypot(*np.subtract(self.block[:2], other.block[:2]))), float(abs(angle)))  # fmt: skip
+
+
+class PushTView:
+    """A PushT environment with ``size × size`` observations of the central half of the workspace (the view of
+    the built-in demo clips), reset to given states and stepped by relative moves in units."""
+
+    def __init__(self, size: int = 64) -> None:
+        self.size = size
+        self.env = make_env(2 * size)
+        self._frame: np.ndarray | None = None
+
+    def reset(self, state: PushTState, seed: int = 0) -> np.ndarray:
+        """Put the agent and block at ``state`` (at rest) and return the view ``uint8 [size, size, 3]``."""
+        frame, _ = self.env.reset(seed=seed, options={"reset_to_state": [*state.agent, *state.block]})
+        self._frame = crop_view(frame)
+        return self._frame
+
+    def step(self, action: np.ndarray) -> np.ndarray:
+        """Move the agent's target by ``action`` ``(dx, dy)`` units (clipped to ±``MAX_ACTION`` and to the view)
+        and return the next view."""
+        move = np.clip(np.asarray(action, dtype=float), -MAX_ACTION, MAX_ACTION) * UNIT
+        target = np.clip(np.asarray(self.unwrapped.agent.position) + move, VIEW_LOW + MARGIN, VIEW_HIGH - MARGIN)
+        frame, *_ = self.env.step(target.astype(np.float32))
+        self._frame = crop_view(frame)
+        return self._frame
+
+    @property
+    def unwrapped(self):
+        return self.env.unwrapped
+
+    @property
+    def frame(self) -> np.ndarray:
+        if self._frame is None:
+            raise RuntimeError("PushTView.reset must come before frame")
+        return self._frame
+
+    @property
+    def state(self) -> PushTState:
+        env = self.unwrapped
+        return PushTState(
+            tuple(map(float, env.agent.position)), (*map(float, env.block.position), float(env.block.angle))
+        )
+
+    @property
+    def proprio(self) -> np.ndarray:
+        """The agent's position in units from the workspace centre, ``float32 [2]`` (the model's state)."""
+        return ((np.asarray(self.state.agent) - WORKSPACE / 2) / UNIT).astype(np.float32)
+
+    def close(self) -> None:
+        self.env.close()
+
+
+def sample_start(rng: np.random.Generator) -> PushTState:
+    """A start state inside the view: the block near the centre at any angle, the agent 70–110 world units from
+    it in a random direction (so that random moves often push the block)."""
+    block = rng.uniform(208, 304, size=2)
+    heading = rng.uniform(-np.pi, np.pi)
+    agent = np.clip(block + rng.uniform(70, 110) * np.array([np.cos(heading), np.sin(heading)]),
+                    VIEW_LOW + 2 * MARGIN, VIEW_HIGH - 2 * MARGIN)  # fmt: skip
+    return PushTState(
+        (float(agent[0]), float(agent[1])), (float(block[0]), float(block[1]), rng.uniform(-np.pi, np.pi))
+    )
+
+
+def random_actions(rng: np.random.Generator, steps: int, persistence: float = 0.7) -> np.ndarray:
+    """A smooth random walk of moves ``float32 [steps, 2]`` in units (each step keeps ``persistence`` of the last
+    move), the recording policy and the baseline the planner is compared with."""
+    actions = np.zeros((steps, 2), dtype=np.float32)
+    move = rng.uniform(-MAX_ACTION, MAX_ACTION, size=2)
+    for t in range(steps):
+        move = persistence * move + (1 - persistence) * rng.uniform(-MAX_ACTION, MAX_ACTION, size=2) * 2
+        actions[t] = np.clip(move, -MAX_ACTION, MAX_ACTION)
+    return actions
+
+
+EPISODE_LIST = "episodes.csv"
+RECORD_VERSION = 1  # bumped whenever recording changes, so that cached sets are recorded again
+
+
+def record_episodes(root: str | Path, num_episodes: int = 400, steps: int = 24, size: int = 64, fps: int = 10,
+                    seed: int = 0) -> Path:  # fmt: skip
+    """Record ``num_episodes`` PushT episodes of ``steps`` random-walk moves (:func:`random_actions` from
+    :func:`sample_start`) under ``root/episodes`` and list them in ``root/episodes.csv`` (the layout of
+    :mod:`jepa.data.trajectories`; each ``.npz`` also holds ``agent`` and ``block`` poses in world units) with a
+    ``preview.png`` filmstrip. Skipped when ``root`` already holds a set recorded with the same settings."""
+    from PIL import Image
+    from rich.progress import track
+
+    from jepa.data.trajectories import write_episode
+
+    root = Path(root).expanduser()
+    settings = {"version": RECORD_VERSION, "num_episodes": num_episodes, "steps": steps, "size": size, "fps": fps,
+                "seed": seed}  # fmt: skip
+    listing, marker = root / EPISODE_LIST, root / "record.json"
+    if listing.is_file() and marker.is_file() and json.loads(marker.read_text()) == settings:
+        return listing
+    (root / "episodes").mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(seed)
+    view = PushTView(size)
+    rows, strips = ["video,trajectory"], []
+    for i in track(range(num_episodes), description="recording PushT episodes", transient=True):
+        view.reset(sample_start(rng), seed=int(rng.integers(2**31)))
+        frames, states, agent, block = [view.frame], [view.proprio], [view.state.agent], [view.state.block]
+        actions = random_actions(rng, steps)
+        for action in actions:
+            frames.append(view.step(action))
+            states.append(view.proprio)
+            agent.append(view.state.agent)
+            block.append(view.state.block)
+        frames_array = np.stack(frames)
+        poses = {"agent": np.array(agent), "block": np.array(block)}
+        video, trajectory = write_episode(root / "episodes", f"{i:05d}", frames_array, fps, actions=actions,
+                                          states=np.stack(states), **poses)  # fmt: skip
+        rows.append(f"episodes/{video},episodes/{trajectory}")
+        if len(strips) < 4:
+            strips.append(np.concatenate(list(frames_array[:: max(1, steps // 8)]), axis=1))
+    view.close()
+    Image.fromarray(np.concatenate(strips)).save(root / "preview.png")
+    listing.write_text("\n".join(rows) + "\n")
+    marker.write_text(json.dumps(settings))
+    return listing

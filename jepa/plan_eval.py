@@ -1,0 +1,98 @@
+"""The short-horizon goal-reaching protocol of ``jepa plan`` in PushT: start/goal pairs, the planner against a
+random policy from the same starts, success by where the agent and block end, and the picture of a few rollouts.
+
+Episode ``i``: a start from :func:`sample_start`; its goal is the view after ``goal_steps`` random-walk moves (the
+recording policy) from it. From the start again, the planner gets ``max_steps`` steps of receding-horizon control
+toward the goal view, and, separately, the random policy ``max_steps`` moves of its own. Seeded: the same seed
+gives the same pairs.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from rich.progress import track
+
+from jepa.config import PlanConfig
+from jepa.envs.pusht import PushTState, PushTView, random_actions, sample_start
+from jepa.planning import mpc_episode
+from predictors.world_model import LatentWorldModel
+
+
+@dataclass
+class EpisodeResult:
+    """Where one episode ended against its goal (agent and block distances in world units, angle in radians)."""
+
+    agent: float
+    block: float
+    angle: float
+    success: bool
+    frames: list[np.ndarray]
+
+
+def judge(final: PushTState, goal: PushTState, cfg: PlanConfig, frames: list[np.ndarray]) -> EpisodeResult:
+    agent, block, angle = final.distances(goal)
+    ok = agent <= cfg.agent_tolerance and block <= cfg.block_tolerance and angle <= cfg.angle_tolerance
+    return EpisodeResult(agent, block, angle, ok, frames)
+
+
+def goal_reaching(model: LatentWorldModel, cfg: PlanConfig, seed: int = 0) -> dict[str, Any]:
+    """Run the protocol; returns ``{"goals": [...], "planner": [EpisodeResult], "random": [EpisodeResult]}``."""
+    rng = np.random.default_rng(seed)
+    generator = torch.Generator().manual_seed(seed)
+    view = PushTView(model.encoder.img_size[0])
+    goals, planned, random = [], [], []
+    for _ in track(range(cfg.episodes), description="planning episodes"):
+        start, env_seed = sample_start(rng), int(rng.integers(2**31))
+        view.reset(start, env_seed)
+        for action in random_actions(rng, cfg.goal_steps):
+            view.step(action)
+        goal_state, goal_frame = view.state, view.frame
+        goals.append(goal_frame)
+        view.reset(start, env_seed)
+        frames = mpc_episode(model, view, goal_frame, cfg.max_steps, cfg.planner, generator)
+        planned.append(judge(view.state, goal_state, cfg, frames))
+        view.reset(start, env_seed)
+        frames = [view.frame] + [view.step(a) for a in random_actions(rng, cfg.max_steps)]
+        random.append(judge(view.state, goal_state, cfg, frames))
+    view.close()
+    return {"goals": goals, "planner": planned, "random": random}
+
+
+def summary(results: list[EpisodeResult]) -> dict[str, float]:
+    return {"success_rate": float(np.mean([r.success for r in results])),
+            "agent_distance": float(np.mean([r.agent for r in results])),
+            "block_distance": float(np.mean([r.block for r in results]))}  # fmt: skip
+
+
+def plot_rollouts(path: Path, outcome: dict[str, Any], count: int) -> None:
+    """A PNG of the first ``count`` episodes: per episode the planner's views, then the goal (a gap before it),
+    and the random policy's views below; a green or red bar under each row says whether it succeeded."""
+    from PIL import Image
+
+    rows = []
+    for i in range(min(count, len(outcome["goals"]))):
+        goal = outcome["goals"][i]
+        for result, show_goal in ((outcome["planner"][i], True), (outcome["random"][i], False)):
+            size = goal.shape[0]
+            gap = np.full((size, size // 4, 3), 255, np.uint8)
+            row = np.concatenate([*result.frames, gap, goal if show_goal else np.full_like(goal, 255)], axis=1)
+            bar = np.zeros((3, row.shape[1], 3), np.uint8)
+            bar[:] = (40, 170, 60) if result.success else (210, 50, 50)
+            rows += [row, bar, np.full((2, row.shape[1], 3), 255, np.uint8)]
+        rows.append(np.full((8, rows[-1].shape[1], 3), 255, np.uint8))
+    Image.fromarray(np.concatenate(rows)).resize((rows[0].shape[1] * 2, sum(r.shape[0] for r in rows) * 2),
+                                                  Image.NEAREST).save(path)  # fmt: skip
+
+
+def write_gif(path: Path, result: EpisodeResult, goal: np.ndarray) -> None:
+    """An animated GIF of one planned episode: the view as it moves (left) beside the goal (right)."""
+    from PIL import Image
+
+    size = (4 * goal.shape[0], 2 * goal.shape[0])
+    frames = [Image.fromarray(np.concatenate([f, goal], axis=1)).resize(size, Image.NEAREST) for f in result.frames]
+    frames[0].save(path, save_all=True, append_images=frames[1:], duration=300, loop=0)

@@ -1,0 +1,95 @@
+"""Planning in latent space: CEM and MPPI over action sequences, the goal energy of a world model, and the
+receding-horizon (MPC) loop in a simulator.
+
+The energy of an action sequence is the L1 distance between the world model's predicted tokens after the last
+action and the goal image's tokens (as V-JEPA 2-AC plans); states the predictor needs are integrated from the
+actions (``state + action``). Every candidate of an iteration is rolled out in one batch on the model's device.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from jepa.config import PlannerConfig
+from jepa.data.trajectories import to_tensor
+from predictors.world_model import LatentWorldModel
+
+Energy = Callable[[Tensor], Tensor]  # actions [N, H, A] -> energies [N]
+
+
+def _draw(mean: Tensor, std: Tensor, samples: int, max_action: float, generator: torch.Generator) -> Tensor:
+    noise = torch.randn((samples, *mean.shape), generator=generator).to(mean.device)
+    candidates = (mean + std * noise).clamp(-max_action, max_action)
+    candidates[0] = mean  # the current mean always competes
+    return candidates
+
+
+def cem(energy: Energy, mean: Tensor, cfg: PlannerConfig, generator: torch.Generator) -> Tensor:
+    """The cross-entropy method from ``mean [H, A]``: the final mean of the elite candidates."""
+    std = torch.full_like(mean, cfg.init_std)
+    for _ in range(cfg.iterations):
+        candidates = _draw(mean, std, cfg.samples, cfg.max_action, generator)
+        elite = candidates[energy(candidates).topk(cfg.elites, largest=False).indices]
+        mean, std = elite.mean(0), elite.std(0).clamp(min=cfg.min_std)
+    return mean
+
+
+def mppi(energy: Energy, mean: Tensor, cfg: PlannerConfig, generator: torch.Generator) -> Tensor:
+    """Model-predictive path integral from ``mean [H, A]``: candidates averaged with weights ``softmax(-E / T)``."""
+    std = torch.full_like(mean, cfg.init_std)
+    for _ in range(cfg.iterations):
+        candidates = _draw(mean, std, cfg.samples, cfg.max_action, generator)
+        weights = torch.softmax(-energy(candidates) / cfg.temperature, dim=0)
+        mean = torch.einsum("n,nha->ha", weights, candidates)
+        spread = torch.einsum("n,nha->ha", weights, (candidates - mean) ** 2).sqrt()
+        std = spread.clamp(min=cfg.min_std)
+    return mean
+
+
+PLANNERS = {"cem": cem, "mppi": mppi}
+
+
+def plan_actions(energy: Energy, mean: Tensor, cfg: PlannerConfig, generator: torch.Generator) -> Tensor:
+    """The action sequence ``[H, A]`` that ``cfg.method`` finds lowest in ``energy``, starting from ``mean``."""
+    if cfg.method not in PLANNERS:
+        raise ValueError(f"planner method {cfg.method!r}: choose one of {', '.join(PLANNERS)}")
+    return PLANNERS[cfg.method](energy, mean, cfg, generator)
+
+
+def goal_energy(model: LatentWorldModel, current: Tensor, state: Tensor, goal: Tensor) -> Energy:
+    """Energy of action sequences ``[N, H, A]`` from the frame tokens ``current [1, N_tok, D]`` and state ``[S]``:
+    mean L1 distance of the predicted tokens after the last action to ``goal [1, N_tok, D]``."""
+    n = model.tokens_per_frame
+
+    @torch.no_grad()
+    def energy(actions: Tensor) -> Tensor:
+        count = actions.shape[0]
+        states = state + torch.cumsum(actions, dim=1) - actions  # the state at each action's frame
+        predicted = model.rollout(current.expand(count, -1, -1), actions, states)[:, -n:]
+        return (predicted - goal).abs().mean(dim=(1, 2))
+
+    return energy
+
+
+def mpc_episode(model: LatentWorldModel, env, goal_frame: np.ndarray, steps: int, cfg: PlannerConfig,
+                generator: torch.Generator) -> list[np.ndarray]:  # fmt: skip
+    """Receding-horizon control toward ``goal_frame``: plan ``cfg.horizon`` actions from the current view and
+    state (``env.frame``, ``env.proprio``), take the first, replan from the next view with the rest as the new
+    start, for ``steps`` steps. Returns the views seen, the start's first."""
+    device = next(model.predictor.parameters()).device
+
+    def tokens(frame: np.ndarray) -> Tensor:
+        return model.encode(to_tensor(frame[None])[None].to(device))
+
+    goal, frames = tokens(goal_frame), [env.frame]
+    mean = torch.zeros(cfg.horizon, model.predictor.action_encoder.in_features, device=device)
+    for _ in range(steps):
+        state = torch.as_tensor(env.proprio, device=device)
+        plan = plan_actions(goal_energy(model, tokens(env.frame), state, goal), mean, cfg, generator)
+        frames.append(env.step(plan[0].cpu().numpy()))
+        mean = torch.cat([plan[1:], torch.zeros_like(plan[:1])])
+    return frames

@@ -1,0 +1,50 @@
+"""A latent world model: a frozen frame encoder and an action-conditioned predictor, with the rollout that both
+the rollout loss and the planner use."""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from encoders.vit import VisionTransformer
+from predictors.action_conditioned import ActionConditionedPredictor
+
+
+class LatentWorldModel(nn.Module):
+    """Encodes each frame alone (a video encoder sees it as a still tubelet, as V-JEPA 2-AC does) and predicts the
+    next frames' tokens from past tokens, actions and states; features are layer-normed when ``normalize_reps``."""
+
+    def __init__(self, encoder: VisionTransformer, predictor: ActionConditionedPredictor,
+                 normalize_reps: bool = True) -> None:  # fmt: skip
+        super().__init__()
+        if predictor.grid != encoder.grid[-2:] or predictor.embed_dim != encoder.embed_dim:
+            raise ValueError(f"the predictor takes {predictor.grid} grids of {predictor.embed_dim}-wide tokens but the "
+                             f"encoder gives {encoder.grid[-2:]} of {encoder.embed_dim}")  # fmt: skip
+        self.encoder, self.predictor, self.normalize_reps = encoder.requires_grad_(False), predictor, normalize_reps
+        self.tokens_per_frame = predictor.grid[0] * predictor.grid[1]
+
+    def _norm(self, z: Tensor) -> Tensor:
+        return F.layer_norm(z, z.shape[-1:]) if self.normalize_reps else z
+
+    @torch.no_grad()
+    def encode(self, frames: Tensor) -> Tensor:
+        """``frames [B, T, 3, H, W]`` → tokens ``[B, T * N, D]``, each frame encoded on its own."""
+        batch, steps = frames.shape[:2]
+        x = frames.flatten(0, 1)
+        if self.encoder.is_video:
+            x = x.unsqueeze(2).expand(-1, -1, self.encoder.tubelet_size, -1, -1)
+        return self._norm(self.encoder(x)).reshape(batch, steps * self.tokens_per_frame, -1)
+
+    def step(self, tokens: Tensor, actions: Tensor, states: Tensor) -> Tensor:
+        """Teacher-forced predictions: frame ``t``'s output predicts frame ``t + 1`` (``[B, T * N, D]``)."""
+        return self._norm(self.predictor(tokens, actions, states))
+
+    def rollout(self, first: Tensor, actions: Tensor, states: Tensor) -> Tensor:
+        """From the tokens of one frame ``[B, N, D]``, predict ``H`` frames ``[B, H * N, D]`` autoregressively,
+        feeding predictions back; ``actions`` and ``states`` ``[B, H, A]`` are those at frames ``0 .. H - 1``."""
+        n, z = self.tokens_per_frame, first
+        for t in range(actions.shape[1]):
+            nxt = self.step(z, actions[:, : t + 1], states[:, : t + 1])[:, -n:]
+            z = torch.cat([z, nxt], dim=1)
+        return z[:, n:]

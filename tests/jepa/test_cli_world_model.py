@@ -1,0 +1,63 @@
+"""End to end: record PushT episodes, train a world model on them, plan with it (jepa fit / jepa plan)."""
+
+import json
+
+import pytest
+
+from jepa.cli import main
+
+SMALL = [
+    "experiment=wm/pusht_quickstart", "data.demo_episodes=6", "data.demo_steps=6", "data.batch_size=4",
+    "data.num_workers=0", "data.val_fraction=0.34", "model.encoder.embed_dim=32", "model.encoder.depth=1",
+    "model.encoder.num_heads=2", "model.predictor.embed_dim=32", "model.predictor.depth=1",
+    "model.predictor.num_heads=2", "model.optim.warmup_steps=1", "model.optim.anneal_steps=2",
+    "trainer.enable_progress_bar=false", "trainer.log_every_n_steps=1", "trainer.check_val_every_n_epoch=1",
+]  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    root = tmp_path_factory.mktemp("wm")
+    run_dir = root / "fit"
+    assert main(["fit", *SMALL, f"data.demo_root={root / 'episodes'}", "trainer.max_steps=4",
+                 f"hydra.run.dir={run_dir}"]) == 0  # fmt: skip
+    return root, run_dir
+
+
+def test_fit_trains_the_world_model_on_recorded_episodes(trained):
+    root, run_dir = trained
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+    assert metrics["global_step"] == 4
+    assert 0 < metrics["train/teacher_forcing_loss"] < 2 and 0 < metrics["val/rollout_loss"] < 2
+    assert (root / "episodes" / "episodes.csv").is_file() and (root / "episodes" / "preview.png").is_file()
+
+
+def test_plan_runs_episodes_and_draws_them(trained, capsys):
+    root, run_dir = trained
+    plan_dir = root / "plan"
+    args = ["plan", "experiment=wm/pusht_quickstart", f"world_model={run_dir / 'last.ckpt'}", "plan.episodes=2",
+            "plan.goal_steps=2", "plan.max_steps=2", "plan.planner.samples=8", "plan.planner.elites=2",
+            "plan.planner.iterations=2", "plan.planner.horizon=2", f"hydra.run.dir={plan_dir}"]  # fmt: skip
+    assert main(args) == 0
+    line = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert line["plan"] == "cem" and line["episodes"] == 2
+    assert 0 <= line["success_rate"] <= 1 and 0 <= line["random_success_rate"] <= 1
+    assert line["agent_distance"] >= 0 and line["seconds_per_action"] > 0
+    assert json.loads((plan_dir / "metrics.json").read_text()) == line
+    from PIL import Image
+
+    strip = Image.open(plan_dir / "plan.png")
+    # per episode a planner row (3 views, a gap, the goal) and a random-policy row, each with its success bar
+    assert strip.size == (2 * (3 * 64 + 16 + 64), 2 * 2 * (2 * (64 + 3 + 2) + 8))
+    gif = Image.open(plan_dir / "plan.gif")
+    assert gif.n_frames == 3
+
+
+def test_plan_errors(trained, tmp_path, capsys):
+    root, run_dir = trained
+    assert main(["plan", "experiment=wm/pusht_quickstart", f"hydra.run.dir={tmp_path}"]) == 2
+    assert "needs world_model=CHECKPOINT" in capsys.readouterr().err
+    assert main(["plan", "experiment=wm/pusht_quickstart", f"world_model={tmp_path / 'no.ckpt'}"]) == 2
+    assert "no such checkpoint" in capsys.readouterr().err
+    assert main(["plan", f"world_model={run_dir / 'last.ckpt'}", "plan.planner.method=ilqr"]) == 2
+    assert "plan.planner.method='ilqr': choose one of cem, mppi" in capsys.readouterr().err
