@@ -13,7 +13,7 @@ from typing import Any
 COMMANDS = ("fit", "validate", "test")
 TOOLS = ("convert", "features")
 USAGE = """usage: jepa {{fit,validate,test}} [experiment=NAME] [KEY=VALUE ...]
-       jepa probe {{linear,knn,attentive,anticipation}} [experiment=NAME] encoder=SOURCE|random [KEY=VALUE ...]
+       jepa probe {{linear,knn,attentive,anticipation,inverse_dynamics}} [experiment=NAME] encoder=SOURCE|random [KEY=VALUE ...]
        jepa plan [experiment=wm/pusht_quickstart] world_model=CHECKPOINT [plan.episodes=N ...]
        jepa convert SOURCE OUT_DIR [--which encoder] [KEY=VALUE ...]
        jepa features SOURCE INPUT... --out FILE.safetensors|FILE.npy [--batch-size N] [--num-frames N]
@@ -24,7 +24,8 @@ ckpt_path=FILE starts from a checkpoint; hydra.run.dir=DIR picks the run directo
 
 probe evaluates a frozen encoder on the experiment's data: linear (a grid of heads on mean-pooled features, the
 best on held-out train, reported on val), kNN, attentive (a grid of attentive probes; segments x views as in the
-eval/k400, eval/ssv2, eval/in1k experiments) or anticipation (EK100-style annotations, eval/ek100); encoder=random
+eval/k400, eval/ssv2, eval/in1k experiments) anticipation (EK100-style annotations, eval/ek100) or inverse_dynamics (the action between two frames of
+trajectory episodes, wm/ experiments); encoder=random
 is a fresh encoder of model.encoder's size, the baseline.
 plan runs the goal-reaching protocol in PushT with a world-model checkpoint (jepa fit experiment=wm/...): CEM or
 MPPI in latent space with receding-horizon control against a random policy; success rates, plan.png, plan.gif.
@@ -211,7 +212,7 @@ def execute(command: str, run: Any, run_dir: Path) -> dict[str, Any]:
     return metrics
 
 
-PROBES = ("linear", "knn", "attentive", "anticipation")
+PROBES = ("linear", "knn", "attentive", "anticipation", "inverse_dynamics")
 
 
 def probe_encoder(run: Any, model_cfg: Any) -> Any:
@@ -245,6 +246,10 @@ def execute_probe(kind: str, run: Any, run_dir: Path) -> dict[str, Any]:
     run_dir.mkdir(parents=True, exist_ok=True)
     OmegaConf.save(OmegaConf.structured(run), run_dir / "config.yaml")
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if kind == "inverse_dynamics":
+        if run.objective != "world_model":
+            raise InputError("jepa probe inverse_dynamics needs trajectory data: experiment=wm/pusht_quickstart")
+        return _inverse_dynamics_probe(run, data, model_cfg, encoder.to(device), device, run_dir)
     metrics: dict[str, Any] = {"probe": kind, "encoder": run.encoder, "num_classes": data.num_classes}
     runner = {"linear": _feature_probe, "knn": _feature_probe, "attentive": _attentive_probe,
               "anticipation": _anticipation_probe}[kind]  # fmt: skip
@@ -321,6 +326,27 @@ def _attentive_probe(kind: str, run: Any, data: Any, model_cfg: Any, encoder: An
     metrics.update(num_train=len(loaders["train"].dataset), num_test=len(labels), segments=att.num_segments,
                    views=att.num_views)  # fmt: skip
     return probs, labels, report, None
+
+
+def _inverse_dynamics_probe(run: Any, data: Any, model_cfg: Any, encoder: Any, device: Any,
+                            run_dir: Path) -> dict[str, Any]:  # fmt: skip
+    """The inverse-dynamics probe on the experiment's episodes: R² and error per action dimension, a scatter PNG."""
+    from jepa.inverse_dynamics_probe import fit_inverse_dynamics, r2_score
+    from jepa.probe_eval import plot_regression
+
+    loaders = data.probe_loaders(run.probe_eval.holdout)
+    results, pred, actions = fit_inverse_dynamics(encoder, loaders, model_cfg.predictor.action_dim,
+                                                  run.probe_eval.inverse_dynamics, device, run.seed)  # fmt: skip
+    r2 = r2_score(pred, actions)
+    best = max(results, key=lambda h: h.holdout_score)
+    metrics = {"probe": "inverse_dynamics", "encoder": run.encoder, "r2": r2.mean().item(), "r2_per_dim": r2.tolist(),
+               "mae": (pred - actions).abs().mean().item(), "best_lr": best.lr, "best_wd": best.weight_decay,
+               "holdout_score": best.holdout_score, "num_heads": len(results), "num_pairs": len(actions)}  # fmt: skip
+    plot_regression(run_dir / "probe.png", f"inverse dynamics of {run.encoder}: R² {metrics['r2']:.3f}", pred, actions)
+    (run_dir / "metrics.json").write_text(json.dumps(metrics, indent=2, sort_keys=True) + "\n")
+    print(f"run directory: {run_dir.resolve()}  (config.yaml, metrics.json, probe.png)")
+    print(json.dumps(metrics))
+    return metrics
 
 
 def anticipation_data(run: Any, data_cfg: Any) -> Any:

@@ -335,10 +335,23 @@ class AnticipationProbeConfig:
 
 
 @dataclass
+class InverseDynamicsProbeConfig:
+    """``jepa probe inverse_dynamics``: one inverse-dynamics regressor per (learning rate, weight decay), each an
+    attentive pooler of ``num_probe_blocks`` blocks over the fused tokens of two consecutive frames, trained with
+    the mean squared error for ``epochs`` over every frame pair of the training episodes."""
+
+    lrs: list[float] = field(default_factory=lambda: [1e-3, 3e-4])
+    weight_decays: list[float] = field(default_factory=lambda: [0.01])
+    num_probe_blocks: int = 1
+    num_heads: int | None = None
+    epochs: int = 5
+
+
+@dataclass
 class ProbeEvalConfig:
     """``jepa probe``: the share of train held out to choose the best head, the kNN settings (k, temperature), where
     the linear and kNN probes keep the frozen features of a pretrained source (keyed by its files and the data
-    settings; null: nowhere), and the linear, attentive and anticipation probes."""
+    settings; null: nowhere), and the linear, attentive, anticipation and inverse-dynamics probes."""
 
     holdout: float = 0.1
     k: int = 20
@@ -347,6 +360,7 @@ class ProbeEvalConfig:
     linear: LinearProbeConfig = field(default_factory=LinearProbeConfig)
     attentive: AttentiveProbeConfig = field(default_factory=AttentiveProbeConfig)
     anticipation: AnticipationProbeConfig = field(default_factory=AnticipationProbeConfig)
+    inverse_dynamics: InverseDynamicsProbeConfig = field(default_factory=InverseDynamicsProbeConfig)
 
 
 @dataclass

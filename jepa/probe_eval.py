@@ -140,3 +140,24 @@ def plot_report(path: Path, title: str, heads: list[HeadResult] | None, confusio
     fig.tight_layout()
     fig.savefig(path, dpi=100)
     plt.close(fig)
+
+
+def plot_regression(path: Path, title: str, pred: Tensor, target: Tensor) -> None:
+    """A PNG with one panel per output dimension: predicted against true values on the evaluation split."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    dims = target.shape[1]
+    fig, axes = plt.subplots(1, dims, figsize=(4.5 * dims, 4.5), squeeze=False)
+    for d, ax in enumerate(axes[0]):
+        ax.scatter(target[:, d].numpy(), pred[:, d].numpy(), s=4, alpha=0.4)
+        low, high = float(target[:, d].min()), float(target[:, d].max())
+        ax.plot([low, high], [low, high], color="black", linewidth=0.8)
+        ax.set_xlabel(f"true action[{d}]")
+        ax.set_ylabel(f"predicted action[{d}]")
+    fig.suptitle(title)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)

@@ -11,9 +11,20 @@ from encoders.vit import VisionTransformer
 from predictors.action_conditioned import ActionConditionedPredictor
 
 
+@torch.no_grad()
+def encode_frames(encoder: VisionTransformer, frames: Tensor) -> Tensor:
+    """``frames [B, T, 3, H, W]`` → tokens ``[B, T, N, D]``, each frame encoded alone (a video encoder sees it as a
+    still tubelet, as V-JEPA 2-AC does)."""
+    batch, steps = frames.shape[:2]
+    x = frames.flatten(0, 1)
+    if encoder.is_video:
+        x = x.unsqueeze(2).expand(-1, -1, encoder.tubelet_size, -1, -1)
+    tokens = encoder(x)
+    return tokens.view(batch, steps, *tokens.shape[1:])
+
+
 class LatentWorldModel(nn.Module):
-    """Encodes each frame alone (a video encoder sees it as a still tubelet, as V-JEPA 2-AC does) and predicts the
-    next frames' tokens from past tokens, actions and states; features are layer-normed when ``normalize_reps``."""
+    """Encodes each frame alone (:func:`encode_frames`) and predicts the next frames' tokens from past tokens, actions and states; features are layer-normed when ``normalize_reps``."""
 
     def __init__(self, encoder: VisionTransformer, predictor: ActionConditionedPredictor,
                  normalize_reps: bool = True) -> None:  # fmt: skip
@@ -27,14 +38,9 @@ class LatentWorldModel(nn.Module):
     def _norm(self, z: Tensor) -> Tensor:
         return F.layer_norm(z, z.shape[-1:]) if self.normalize_reps else z
 
-    @torch.no_grad()
     def encode(self, frames: Tensor) -> Tensor:
         """``frames [B, T, 3, H, W]`` → tokens ``[B, T * N, D]``, each frame encoded on its own."""
-        batch, steps = frames.shape[:2]
-        x = frames.flatten(0, 1)
-        if self.encoder.is_video:
-            x = x.unsqueeze(2).expand(-1, -1, self.encoder.tubelet_size, -1, -1)
-        return self._norm(self.encoder(x)).reshape(batch, steps * self.tokens_per_frame, -1)
+        return self._norm(encode_frames(self.encoder, frames).flatten(1, 2))
 
     def step(self, tokens: Tensor, actions: Tensor, states: Tensor) -> Tensor:
         """Teacher-forced predictions: frame ``t``'s output predicts frame ``t + 1`` (``[B, T * N, D]``)."""

@@ -15,6 +15,7 @@ import csv
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import lightning as L
 import numpy as np
@@ -75,9 +76,9 @@ def to_tensor(frames: np.ndarray) -> Tensor:
 
 
 class TrajectoryDataset(Dataset):
-    """Clips of ``num_frames`` frames, ``frame_step`` apart, from episodes: a random start per draw when
-    ``random_start`` (training), else the episode's first frames. Items: ``frames [T, 3, H, W]``, ``actions
-    [T - 1, A]``, ``states [T, S]``."""
+    """Clips of ``num_frames`` frames, ``frame_step`` apart, from episodes: with ``random_start`` (training) one
+    item per episode, its clip starting anywhere, drawn anew each time; else one item per clip position of every
+    episode (evaluation). Items: ``frames [T, 3, H, W]``, ``actions [T - 1, A]``, ``states [T, S]``."""
 
     def __init__(self, episodes: Sequence[Episode], num_frames: int, frame_step: int = 1, random_start: bool = True,
                  seed: int = 0, backend: str = "auto") -> None:  # fmt: skip
@@ -85,30 +86,46 @@ class TrajectoryDataset(Dataset):
             raise ValueError(f"num_frames={num_frames} (at least 2) and frame_step={frame_step} (at least 1)")
         self.episodes, self.num_frames, self.frame_step = list(episodes), num_frames, frame_step
         self.random_start, self.seed, self.backend, self.draws = random_start, seed, backend, 0
+        self.span = (num_frames - 1) * frame_step
+        self.windows = None if random_start else [(i, start) for i, e in enumerate(self.episodes)
+                                                   for start in range(self.num_states(e) - self.span)]  # fmt: skip
 
-    def __len__(self) -> int:
-        return len(self.episodes)
-
-    def __getitem__(self, index: int) -> dict[str, Tensor]:
-        episode = self.episodes[index]
+    def num_states(self, episode: Episode) -> int:
+        """The frames of an episode (its states' count); too few for one clip is an error naming the file."""
         try:
-            data = np.load(episode.trajectory)
-            actions, states = data["actions"], data["states"]
+            with np.load(episode.trajectory) as data:
+                count = data["states"].shape[0]
         except (OSError, KeyError, ValueError) as err:
             raise ValueError(f"{episode.trajectory}: cannot read actions and states ({err})") from err
-        span = (self.num_frames - 1) * self.frame_step
-        if states.shape[0] <= span:
-            raise ValueError(f"{episode.trajectory}: {states.shape[0]} frames are fewer than a clip's {span + 1}")
-        start = 0
-        if self.random_start:
+        if count <= self.span:
+            raise ValueError(f"{episode.trajectory}: {count} frames are fewer than a clip's {self.span + 1}")
+        return count
+
+    def __len__(self) -> int:
+        return len(self.episodes) if self.windows is None else len(self.windows)
+
+    def __getitem__(self, index: int) -> dict[str, Tensor]:
+        if self.windows is None:
+            episode = self.episodes[index]
             rng = np.random.default_rng((self.seed, index, self.draws))
             self.draws += 1
-            start = int(rng.integers(0, states.shape[0] - span))
-        picks = list(range(start, start + span + 1, self.frame_step))
+            start = int(rng.integers(0, self.num_states(episode) - self.span))
+        else:
+            episode_index, start = self.windows[index]
+            episode = self.episodes[episode_index]
+        with np.load(episode.trajectory) as data:
+            actions, states = data["actions"], data["states"]
+        picks = list(range(start, start + self.span + 1, self.frame_step))
         frames = open_video(str(episode.video), self.backend).get(picks)
-        moves = actions[start : start + span].reshape(self.num_frames - 1, self.frame_step, -1).sum(axis=1)
+        moves = actions[start : start + self.span].reshape(self.num_frames - 1, self.frame_step, -1).sum(axis=1)
         return {"frames": to_tensor(frames), "actions": torch.from_numpy(moves).float(),
                 "states": torch.from_numpy(states[picks]).float()}  # fmt: skip
+
+
+def collate_pairs(items: list[dict[str, Tensor]]) -> dict[str, Any]:
+    """Two-frame clips as one probe group: ``inputs`` their frames, ``labels`` the action between them."""
+    return {"groups": [{"inputs": torch.stack([i["frames"] for i in items]),
+                        "labels": torch.stack([i["actions"][0] for i in items])}]}  # fmt: skip
 
 
 class TrajectoryDataModule(L.LightningDataModule):
@@ -159,6 +176,19 @@ class TrajectoryDataModule(L.LightningDataModule):
         return DataLoader(dataset, batch_size=self.batch_size, shuffle=shuffle, num_workers=self.num_workers,
                           pin_memory=self.pin_memory and torch.cuda.is_available(), drop_last=shuffle,
                           persistent_workers=self.num_workers > 0)  # fmt: skip
+
+    def probe_loaders(self, holdout: float) -> dict[str, DataLoader]:
+        """Loaders of frame pairs for the inverse-dynamics probe, each batch one group ``{"inputs": frames [B, 2, 3,
+        H, W], "labels": actions [B, A]}``: ``train`` (every pair of the training episodes but a seeded ``holdout``
+        share of them), ``holdout`` (those) and ``val`` (every pair of the validation episodes)."""
+        self.setup()
+        keep, held = holdout_split(len(self.train_set.episodes), holdout, self.seed)
+        parts = {"train": [self.train_set.episodes[i] for i in keep], "holdout": [self.train_set.episodes[i] for i in held],
+                 "val": self.val_set.episodes}  # fmt: skip
+        return {name: DataLoader(TrajectoryDataset(episodes, 2, self.frame_step, False, self.seed, self.backend),
+                                 batch_size=self.batch_size, shuffle=name == "train", num_workers=self.num_workers,
+                                 collate_fn=collate_pairs)
+                for name, episodes in parts.items()}  # fmt: skip
 
     def train_dataloader(self) -> DataLoader:
         return self._loader(self.train_set, True)

@@ -61,3 +61,35 @@ def test_plan_errors(trained, tmp_path, capsys):
     assert "no such checkpoint" in capsys.readouterr().err
     assert main(["plan", f"world_model={run_dir / 'last.ckpt'}", "plan.planner.method=ilqr"]) == 2
     assert "plan.planner.method='ilqr': choose one of cem, mppi" in capsys.readouterr().err
+
+
+def test_inverse_dynamics_probe_on_the_episodes(trained, capsys):
+    root, _ = trained
+    run_dir = root / "inverse"
+    args = ["probe", "inverse_dynamics", *SMALL, f"data.demo_root={root / 'episodes'}", "encoder=random",
+            "probe_eval.inverse_dynamics.epochs=1", "probe_eval.holdout=0.25", f"hydra.run.dir={run_dir}"]  # fmt: skip
+    assert main(args) == 0
+    line = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert line["probe"] == "inverse_dynamics" and line["num_heads"] == 2 and len(line["r2_per_dim"]) == 2
+    assert line["num_pairs"] == 2 * 6  # the two held-out episodes' 6 frame pairs each
+    assert line["r2"] <= 1 and line["mae"] > 0
+    assert (run_dir / "probe.png").is_file()
+    assert main(["probe", "inverse_dynamics", "experiment=ijepa/quickstart"]) == 2
+    assert "needs trajectory data" in capsys.readouterr().err
+
+
+def test_official_ac_experiment_carries_the_official_sizes():
+    from jepa.cli import compose_run
+    from jepa.config import OBJECTIVE_SCHEMAS, validated
+
+    run, _ = compose_run(["experiment=wm/vjepa2_ac_vitg", "data.episodes=droid.csv"])
+    model_schema, data_schema, _ = OBJECTIVE_SCHEMAS[run.objective]
+    model, data = validated(model_schema, run.model, "model"), validated(data_schema, run.data, "data")
+    assert run.objective == "world_model" and model.encoder_source == "vjepa2_vit_giant"
+    p = model.predictor
+    assert (p.embed_dim, p.depth, p.num_heads, p.action_dim, p.use_extrinsics) == (1024, 24, 16, 7, False)
+    assert (data.crop_size, data.num_frames, data.batch_size, model.auto_steps, model.loss_exp) == (256, 8, 4, 2, 1.0)
+    o = model.optim
+    assert (o.start_lr, o.lr, o.final_lr, o.warmup_steps, o.anneal_steps, o.lr_decay) == (
+        7.5e-5, 4.25e-4, 0.0, 4500, 4500, "constant")  # fmt: skip
+    assert (o.weight_decay, o.final_weight_decay, run.trainer.max_steps) == (0.04, 0.04, 94500)

@@ -20,7 +20,10 @@ def test_clips_take_their_frames_actions_and_states_from_one_place(tmp_path):
     video, trajectory = counting_episode(tmp_path, "e0")
     (tmp_path / "episodes.csv").write_text(f"video,trajectory\n{video},{trajectory}\n")
     episodes = read_episode_list(tmp_path / "episodes.csv")
-    clip = TrajectoryDataset(episodes, num_frames=3, frame_step=2, random_start=False)[0]
+    every = TrajectoryDataset(episodes, num_frames=3, frame_step=2, random_start=False)
+    assert len(every) == 6  # clips starting at frames 0..5 of 10
+    assert [int(every[i]["states"][0, 0]) for i in range(6)] == list(range(6))
+    clip = every[0]
     assert clip["frames"].shape == (3, 3, 16, 16)
     grey = clip["frames"][:, 0].mean(dim=(1, 2)) * 0.229 + 0.485  # undo the normalisation of the red channel
     torch.testing.assert_close(grey * 255 / 20, torch.tensor([0.0, 2.0, 4.0]), atol=0.15, rtol=0)
@@ -48,7 +51,7 @@ def test_episode_errors_name_the_file(tmp_path):
     video, trajectory = counting_episode(tmp_path, "short", length=2)
     (tmp_path / "short.csv").write_text(f"video,trajectory\n{video},{trajectory}\n")
     with pytest.raises(ValueError, match=r"short.npz: 3 frames are fewer than a clip's 4"):
-        TrajectoryDataset(read_episode_list(tmp_path / "short.csv"), num_frames=4)[0]
+        TrajectoryDataset(read_episode_list(tmp_path / "short.csv"), num_frames=4, random_start=False)
     with pytest.raises(ValueError, match="4 frames need 3 actions and 4 states, got 2 and 4"):
         write_episode(tmp_path, "x", np.zeros((4, 8, 8, 3), np.uint8), 10, actions=np.zeros((2, 2)),
                       states=np.zeros((4, 2)))  # fmt: skip
@@ -58,7 +61,8 @@ def test_pusht_recorder_writes_episodes_whose_states_follow_the_actions(tmp_path
     data = TrajectoryDataModule(demo_root=str(tmp_path), demo_episodes=5, demo_steps=8, num_frames=4,
                                 batch_size=2, num_workers=0, val_fraction=0.2)  # fmt: skip
     data.setup()
-    assert (tmp_path / "preview.png").is_file() and len(data.train_set) == 4 and len(data.val_set) == 1
+    assert (tmp_path / "preview.png").is_file() and len(data.train_set) == 4
+    assert len(data.val_set) == 6, "one held-out episode of 9 frames: clips of 4 frames start at 0..5"
     stored = np.load(tmp_path / "episodes" / "00000.npz")
     assert stored["actions"].shape == (8, 2) and stored["states"].shape == (9, 2) and stored["block"].shape == (9, 3)
     assert np.abs(stored["actions"]).max() <= 0.75
