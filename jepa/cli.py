@@ -13,7 +13,8 @@ from typing import Any
 COMMANDS = ("fit", "validate", "test")
 TOOLS = ("convert", "features")
 USAGE = """usage: jepa {{fit,validate,test}} [experiment=NAME] [KEY=VALUE ...]
-       jepa probe {{linear,knn,attentive,anticipation,inverse_dynamics}} [experiment=NAME] encoder=SOURCE|random [KEY=VALUE ...]
+       jepa probe {{linear,knn,attentive,anticipation,inverse_dynamics}} [experiment=NAME] encoder=SOURCE|random
+                  [KEY=VALUE ...]
        jepa plan [experiment=wm/pusht_quickstart] world_model=CHECKPOINT [plan.episodes=N ...]
        jepa convert SOURCE OUT_DIR [--which encoder] [KEY=VALUE ...]
        jepa features SOURCE INPUT... --out FILE.safetensors|FILE.npy [--batch-size N] [--num-frames N]
@@ -24,9 +25,9 @@ ckpt_path=FILE starts from a checkpoint; hydra.run.dir=DIR picks the run directo
 
 probe evaluates a frozen encoder on the experiment's data: linear (a grid of heads on mean-pooled features, the
 best on held-out train, reported on val), kNN, attentive (a grid of attentive probes; segments x views as in the
-eval/k400, eval/ssv2, eval/in1k experiments) anticipation (EK100-style annotations, eval/ek100) or inverse_dynamics (the action between two frames of
-trajectory episodes, wm/ experiments); encoder=random
-is a fresh encoder of model.encoder's size, the baseline.
+eval/k400, eval/ssv2, eval/in1k experiments), anticipation (EK100-style annotations, eval/ek100) or
+inverse_dynamics (the action between two frames of trajectory episodes, wm/ experiments); encoder=random is a
+fresh encoder of model.encoder's size, the baseline.
 plan runs the goal-reaching protocol in PushT with a world-model checkpoint (jepa fit experiment=wm/...): CEM or
 MPPI in latent space with receding-horizon control against a random policy; success rates, plan.png, plan.gif.
 convert writes model.safetensors + config.json from any pretrained source (official I-JEPA / V-JEPA / V-JEPA 2

@@ -24,7 +24,8 @@ def encode_frames(encoder: VisionTransformer, frames: Tensor) -> Tensor:
 
 
 class LatentWorldModel(nn.Module):
-    """Encodes each frame alone (:func:`encode_frames`) and predicts the next frames' tokens from past tokens, actions and states; features are layer-normed when ``normalize_reps``."""
+    """Encodes each frame alone (:func:`encode_frames`) and predicts the next frames' tokens from past tokens,
+    actions and states; features are layer-normed when ``normalize_reps``."""
 
     def __init__(self, encoder: VisionTransformer, predictor: ActionConditionedPredictor,
                  normalize_reps: bool = True) -> None:  # fmt: skip

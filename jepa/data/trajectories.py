@@ -183,7 +183,8 @@ class TrajectoryDataModule(L.LightningDataModule):
         share of them), ``holdout`` (those) and ``val`` (every pair of the validation episodes)."""
         self.setup()
         keep, held = holdout_split(len(self.train_set.episodes), holdout, self.seed)
-        parts = {"train": [self.train_set.episodes[i] for i in keep], "holdout": [self.train_set.episodes[i] for i in held],
+        episodes = self.train_set.episodes
+        parts = {"train": [episodes[i] for i in keep], "holdout": [episodes[i] for i in held],
                  "val": self.val_set.episodes}  # fmt: skip
         return {name: DataLoader(TrajectoryDataset(episodes, 2, self.frame_step, False, self.seed, self.backend),
                                  batch_size=self.batch_size, shuffle=name == "train", num_workers=self.num_workers,
