@@ -429,12 +429,14 @@ def execute_plan(run: Any, run_dir: Path) -> dict[str, Any]:
     OmegaConf.save(OmegaConf.structured(run), run_dir / "config.yaml")
     started = time.perf_counter()
     outcome = goal_reaching(model, run.plan, run.seed)
-    planner, random = summary(outcome["planner"]), summary(outcome["random"])
+    planner, random, stay = (summary(outcome[k]) for k in ("planner", "random", "stay"))
     steps = run.plan.episodes * run.plan.max_steps
     metrics = {"plan": run.plan.planner.method, "world_model": run.world_model, "episodes": run.plan.episodes,
                "success_rate": planner["success_rate"], "random_success_rate": random["success_rate"],
                "agent_distance": planner["agent_distance"], "random_agent_distance": random["agent_distance"],
                "block_distance": planner["block_distance"], "random_block_distance": random["block_distance"],
+               "stay_success_rate": stay["success_rate"], "goal_agent_distance": stay["agent_distance"],
+               "goal_block_distance": stay["block_distance"],
                "seconds_per_action": round((time.perf_counter() - started) / steps, 3)}  # fmt: skip
     plot_rollouts(run_dir / "plan.png", outcome, run.plan.strips)
     write_gif(run_dir / "plan.gif", outcome["planner"][0], outcome["goals"][0])

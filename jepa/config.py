@@ -365,12 +365,15 @@ class ProbeEvalConfig:
 
 @dataclass
 class PlannerConfig:
-    """``method`` cem | mppi over ``horizon`` actions in ``[-max_action, max_action]``: ``samples`` candidates per
-    iteration drawn around the mean with ``init_std`` at first; CEM refits mean and std to the ``elites`` lowest
-    energies, MPPI averages all candidates weighted by ``exp(-energy / temperature)``."""
+    """``method`` cem | mppi over ``horizon`` actions in ``[-max_action, max_action]``, predicted from the last
+    ``context_frames`` views seen (1: the current one, as V-JEPA 2-AC plans; more tell the model how things
+    move): ``samples`` candidates per iteration drawn around the mean with ``init_std`` at first; CEM refits mean
+    and std to the ``elites`` lowest energies, MPPI averages all candidates weighted by ``exp(-energy /
+    temperature)``."""
 
     method: str = "cem"
     horizon: int = 3
+    context_frames: int = 1
     samples: int = 100
     elites: int = 10
     iterations: int = 5
@@ -383,13 +386,14 @@ class PlannerConfig:
 @dataclass
 class PlanConfig:
     """``jepa plan``: ``episodes`` start/goal pairs, each goal the view after ``goal_steps`` random-walk moves from
-    its start; the planner (``planner``) then gets ``max_steps`` steps of receding-horizon control, as does the
-    random policy it is compared with. Success: the agent within ``agent_tolerance`` and the block within
-    ``block_tolerance`` world units and ``angle_tolerance`` radians of their goal places. ``strips``: how many
-    episodes the picture shows."""
+    its start that leave the agent at least ``min_goal_distance`` world units away; the planner (``planner``) then
+    gets ``max_steps`` steps of receding-horizon control, as does the random policy it is compared with. Success:
+    the agent within ``agent_tolerance`` and the block within ``block_tolerance`` world units and
+    ``angle_tolerance`` radians of their goal places. ``strips``: how many episodes the picture shows."""
 
     episodes: int = 20
     goal_steps: int = 4
+    min_goal_distance: float = 20.0
     max_steps: int = 6
     agent_tolerance: float = 16.0
     block_tolerance: float = 16.0

@@ -2,8 +2,9 @@
 random policy from the same starts, success by where the agent and block end, and the picture of a few rollouts.
 
 Episode ``i``: a start from :func:`sample_start`; its goal is the view after ``goal_steps`` random-walk moves (the
-recording policy) from it. From the start again, the planner gets ``max_steps`` steps of receding-horizon control
-toward the goal view, and, separately, the random policy ``max_steps`` moves of its own. Seeded: the same seed
+recording policy) from it, redrawn until the agent ends at least ``min_goal_distance`` from where it started.
+From the start again, the planner gets ``max_steps`` steps of receding-horizon control toward the goal view, and,
+separately, the random policy ``max_steps`` moves of its own. Seeded: the same seed
 gives the same pairs.
 """
 
@@ -21,6 +22,8 @@ from jepa.config import PlanConfig
 from jepa.envs.pusht import PushTState, PushTView, random_actions, sample_start
 from jepa.planning import mpc_episode
 from predictors.world_model import LatentWorldModel
+
+GOAL_TRIES = 20  # random walks drawn for a goal far enough from its start, the last kept when none is
 
 
 @dataclass
@@ -41,18 +44,26 @@ def judge(final: PushTState, goal: PushTState, cfg: PlanConfig, frames: list[np.
 
 
 def goal_reaching(model: LatentWorldModel, cfg: PlanConfig, seed: int = 0) -> dict[str, Any]:
-    """Run the protocol; returns ``{"goals": [...], "planner": [EpisodeResult], "random": [EpisodeResult]}``."""
+    """Run the protocol; returns ``{"goals": [...], "planner": [...], "random": [...], "stay": [...]}``, the last
+    three lists of :class:`EpisodeResult` (``stay``: where the start itself is against the goal, the share of goals
+    reached by doing nothing)."""
     rng = np.random.default_rng(seed)
     generator = torch.Generator().manual_seed(seed)
     view = PushTView(model.encoder.img_size[0])
-    goals, planned, random = [], [], []
+    goals, planned, random, stay = [], [], [], []
     for _ in track(range(cfg.episodes), description="planning episodes"):
         start, env_seed = sample_start(rng), int(rng.integers(2**31))
-        view.reset(start, env_seed)
-        for action in random_actions(rng, cfg.goal_steps):
-            view.step(action)
+        start_frame = view.reset(start, env_seed)
+        start_state = view.state
+        for _ in range(GOAL_TRIES):  # a goal the agent must move to: at least min_goal_distance from the start
+            view.reset(start, env_seed)
+            for action in random_actions(rng, cfg.goal_steps):
+                view.step(action)
+            if start_state.distances(view.state)[0] >= cfg.min_goal_distance:
+                break
         goal_state, goal_frame = view.state, view.frame
         goals.append(goal_frame)
+        stay.append(judge(start_state, goal_state, cfg, [start_frame]))
         view.reset(start, env_seed)
         frames = mpc_episode(model, view, goal_frame, cfg.max_steps, cfg.planner, generator)
         planned.append(judge(view.state, goal_state, cfg, frames))
@@ -60,7 +71,7 @@ def goal_reaching(model: LatentWorldModel, cfg: PlanConfig, seed: int = 0) -> di
         frames = [view.frame] + [view.step(a) for a in random_actions(rng, cfg.max_steps)]
         random.append(judge(view.state, goal_state, cfg, frames))
     view.close()
-    return {"goals": goals, "planner": planned, "random": random}
+    return {"goals": goals, "planner": planned, "random": random, "stay": stay}
 
 
 def summary(results: list[EpisodeResult]) -> dict[str, float]:

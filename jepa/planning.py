@@ -60,16 +60,20 @@ def plan_actions(energy: Energy, mean: Tensor, cfg: PlannerConfig, generator: to
     return PLANNERS[cfg.method](energy, mean, cfg, generator)
 
 
-def goal_energy(model: LatentWorldModel, current: Tensor, state: Tensor, goal: Tensor) -> Energy:
-    """Energy of action sequences ``[N, H, A]`` from the frame tokens ``current [1, N_tok, D]`` and state ``[S]``:
-    mean L1 distance of the predicted tokens after the last action to ``goal [1, N_tok, D]``."""
+def goal_energy(model: LatentWorldModel, context: Tensor, past_actions: Tensor, past_states: Tensor,
+                goal: Tensor) -> Energy:  # fmt: skip
+    """Energy of action sequences ``[K, H, A]`` taken after the ``C`` observed frames ``context [1, C * N, D]`` (with
+    the ``C - 1`` actions ``[C - 1, A]`` taken between them and their states ``[C, S]``, the last the current one):
+    mean L1 distance of the predicted tokens after the last action to ``goal [1, N, D]``."""
     n = model.tokens_per_frame
 
     @torch.no_grad()
     def energy(actions: Tensor) -> Tensor:
         count = actions.shape[0]
-        states = state + torch.cumsum(actions, dim=1) - actions  # the state at each action's frame
-        predicted = model.rollout(current.expand(count, -1, -1), actions, states)[:, -n:]
+        future = past_states[-1] + torch.cumsum(actions, dim=1) - actions  # the state at each action's frame
+        states = torch.cat([past_states[:-1].expand(count, -1, -1), future], dim=1)
+        actions = torch.cat([past_actions.expand(count, -1, -1), actions], dim=1)
+        predicted = model.rollout(context.expand(count, -1, -1), actions, states)[:, -n:]
         return (predicted - goal).abs().mean(dim=(1, 2))
 
     return energy
@@ -77,19 +81,27 @@ def goal_energy(model: LatentWorldModel, current: Tensor, state: Tensor, goal: T
 
 def mpc_episode(model: LatentWorldModel, env, goal_frame: np.ndarray, steps: int, cfg: PlannerConfig,
                 generator: torch.Generator) -> list[np.ndarray]:  # fmt: skip
-    """Receding-horizon control toward ``goal_frame``: plan ``cfg.horizon`` actions from the current view and
-    state (``env.frame``, ``env.proprio``), take the first, replan from the next view with the rest as the new
-    start, for ``steps`` steps. Returns the views seen, the start's first."""
+    """Receding-horizon control toward ``goal_frame``: plan ``cfg.horizon`` actions from the last
+    ``cfg.context_frames`` views seen (``env.frame``), their states (``env.proprio``) and the actions taken between
+    them, take the first, and replan at the next view with the rest of the plan as the new start, for ``steps``
+    steps. Returns the views seen, the start's first."""
     device = next(model.predictor.parameters()).device
 
     def tokens(frame: np.ndarray) -> Tensor:
         return model.encode(to_tensor(frame[None])[None].to(device))
 
     goal, frames = tokens(goal_frame), [env.frame]
+    seen, states = [tokens(env.frame)], [torch.as_tensor(env.proprio, device=device)]
+    taken: list[Tensor] = []
     mean = torch.zeros(cfg.horizon, model.predictor.action_encoder.in_features, device=device)
     for _ in range(steps):
-        state = torch.as_tensor(env.proprio, device=device)
-        plan = plan_actions(goal_energy(model, tokens(env.frame), state, goal), mean, cfg, generator)
+        c = min(cfg.context_frames, len(seen))
+        past_actions = torch.stack(taken[len(taken) - (c - 1) :]) if c > 1 else mean[:0]
+        energy = goal_energy(model, torch.cat(seen[-c:], dim=1), past_actions, torch.stack(states[-c:]), goal)
+        plan = plan_actions(energy, mean, cfg, generator)
         frames.append(env.step(plan[0].cpu().numpy()))
+        seen.append(tokens(env.frame))
+        states.append(torch.as_tensor(env.proprio, device=device))
+        taken.append(plan[0])
         mean = torch.cat([plan[1:], torch.zeros_like(plan[:1])])
     return frames

@@ -47,11 +47,13 @@ class LatentWorldModel(nn.Module):
         """Teacher-forced predictions: frame ``t``'s output predicts frame ``t + 1`` (``[B, T * N, D]``)."""
         return self._norm(self.predictor(tokens, actions, states))
 
-    def rollout(self, first: Tensor, actions: Tensor, states: Tensor) -> Tensor:
-        """From the tokens of one frame ``[B, N, D]``, predict ``H`` frames ``[B, H * N, D]`` autoregressively,
-        feeding predictions back; ``actions`` and ``states`` ``[B, H, A]`` are those at frames ``0 .. H - 1``."""
-        n, z = self.tokens_per_frame, first
-        for t in range(actions.shape[1]):
+    def rollout(self, context: Tensor, actions: Tensor, states: Tensor) -> Tensor:
+        """From the tokens of ``C`` observed frames ``[B, C * N, D]``, predict the frames after them autoregressively,
+        feeding predictions back: one per action past the context's ``C - 1``. ``actions`` and ``states`` ``[B, C - 1
+        + H, A]`` are those at frames ``0 .. C + H - 2``; returns the ``H`` predicted frames ``[B, H * N, D]``."""
+        n = self.tokens_per_frame
+        observed, z = context.shape[1] // n, context
+        for t in range(observed - 1, actions.shape[1]):
             nxt = self.step(z, actions[:, : t + 1], states[:, : t + 1])[:, -n:]
             z = torch.cat([z, nxt], dim=1)
-        return z[:, n:]
+        return z[:, observed * n :]

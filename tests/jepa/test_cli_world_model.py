@@ -43,6 +43,7 @@ def test_plan_runs_episodes_and_draws_them(trained, capsys):
     assert line["plan"] == "cem" and line["episodes"] == 2
     assert 0 <= line["success_rate"] <= 1 and 0 <= line["random_success_rate"] <= 1
     assert line["agent_distance"] >= 0 and line["seconds_per_action"] > 0
+    assert line["goal_agent_distance"] > 0 and 0 <= line["stay_success_rate"] <= 1
     assert json.loads((plan_dir / "metrics.json").read_text()) == line
     from PIL import Image
 

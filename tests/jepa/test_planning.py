@@ -45,6 +45,12 @@ def test_goal_energy_is_zero_for_the_plan_that_made_the_goal():
     states = torch.stack([state, state + plan[0, 0]])[None]
     with torch.no_grad():
         goal = model.rollout(current, plan, states)[:, -model.tokens_per_frame :]
-    energy = goal_energy(model, current, state, goal)
+    energy = goal_energy(model, current, torch.zeros(0, 2), state[None], goal)
     values = energy(torch.cat([plan, plan + 0.5, torch.zeros_like(plan)]))
     assert values[0].item() < 1e-6 and (values[1:] > 1e-3).all()
+    # with two observed frames: the first action was taken, the plan is the rest
+    with torch.no_grad():
+        second = model.rollout(current, plan[:, :1], state[None, None])
+    energy = goal_energy(model, torch.cat([current, second], dim=1), plan[0, :1], states[0], goal)
+    values = energy(torch.cat([plan[:, 1:], plan[:, 1:] + 0.5]))
+    assert values[0].item() < 1e-6 and values[1].item() > 1e-3
