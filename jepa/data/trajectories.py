@@ -88,18 +88,18 @@ class TrajectoryDataset(Dataset):
         self.random_start, self.seed, self.backend, self.draws = random_start, seed, backend, 0
         self.span = (num_frames - 1) * frame_step
         self.windows = None if random_start else [(i, start) for i, e in enumerate(self.episodes)
-                                                   for start in range(self.num_states(e) - self.span)]  # fmt: skip
+                                                   for start in range(len(self.read(e)[1]) - self.span)]  # fmt: skip
 
-    def num_states(self, episode: Episode) -> int:
-        """The frames of an episode (its states' count); too few for one clip is an error naming the file."""
+    def read(self, episode: Episode) -> tuple[np.ndarray, np.ndarray]:
+        """An episode's actions and states; unreadable, or too short for one clip, is an error naming the file."""
         try:
             with np.load(episode.trajectory) as data:
-                count = data["states"].shape[0]
+                actions, states = data["actions"], data["states"]
         except (OSError, KeyError, ValueError) as err:
             raise ValueError(f"{episode.trajectory}: cannot read actions and states ({err})") from err
-        if count <= self.span:
-            raise ValueError(f"{episode.trajectory}: {count} frames are fewer than a clip's {self.span + 1}")
-        return count
+        if states.shape[0] <= self.span:
+            raise ValueError(f"{episode.trajectory}: {states.shape[0]} frames are fewer than a clip's {self.span + 1}")
+        return actions, states
 
     def __len__(self) -> int:
         return len(self.episodes) if self.windows is None else len(self.windows)
@@ -107,14 +107,14 @@ class TrajectoryDataset(Dataset):
     def __getitem__(self, index: int) -> dict[str, Tensor]:
         if self.windows is None:
             episode = self.episodes[index]
+            actions, states = self.read(episode)
             rng = np.random.default_rng((self.seed, index, self.draws))
             self.draws += 1
-            start = int(rng.integers(0, self.num_states(episode) - self.span))
+            start = int(rng.integers(0, len(states) - self.span))
         else:
             episode_index, start = self.windows[index]
             episode = self.episodes[episode_index]
-        with np.load(episode.trajectory) as data:
-            actions, states = data["actions"], data["states"]
+            actions, states = self.read(episode)
         picks = list(range(start, start + self.span + 1, self.frame_step))
         frames = open_video(str(episode.video), self.backend).get(picks)
         moves = actions[start : start + self.span].reshape(self.num_frames - 1, self.frame_step, -1).sum(axis=1)

@@ -84,6 +84,18 @@ def param_groups(modules: list[nn.Module]) -> list[dict[str, Any]]:
     return [{"params": decay, "scheduled_wd": True}, {"params": no_decay, "weight_decay": 0.0, "scheduled_wd": False}]
 
 
+def apply_schedules(optimizer: torch.optim.Optimizer, cfg: OptimConfig, step: int, total: int) -> tuple[float, float]:
+    """Set every param group's LR (``fixed_lr`` groups keep theirs) and scheduled weight decay for ``step`` of
+    ``total``; returns the two values."""
+    lr = warmup_then(step, total, cfg.warmup_steps, cfg.start_lr, cfg.lr, cfg.final_lr, cfg.lr_decay, cfg.anneal_steps)
+    wd = cosine(step, total, cfg.weight_decay, cfg.final_weight_decay)
+    for group in optimizer.param_groups:
+        group["lr"] = group.get("fixed_lr", lr)
+        if group["scheduled_wd"]:
+            group["weight_decay"] = wd
+    return lr, wd
+
+
 class JEPAObjective(L.LightningModule):
     """Context encoder, EMA target encoder, mask-token predictor and an online linear probe; subclasses choose the
     per-token loss and which mask token each mask set uses."""
@@ -146,15 +158,7 @@ class JEPAObjective(L.LightningModule):
         return {**batch, "groups": groups}
 
     def on_train_batch_start(self, batch: dict[str, Any], batch_idx: int) -> None:
-        cfg, step, total = self.optim_cfg, self.global_step, self.total_steps()
-        lr = warmup_then(
-            step, total, cfg.warmup_steps, cfg.start_lr, cfg.lr, cfg.final_lr, cfg.lr_decay, cfg.anneal_steps
-        )
-        wd = cosine(step, total, cfg.weight_decay, cfg.final_weight_decay)
-        for group in self.optimizers().optimizer.param_groups:
-            group["lr"] = group.get("fixed_lr", lr)
-            if group["scheduled_wd"]:
-                group["weight_decay"] = wd
+        lr, wd = apply_schedules(self.optimizers().optimizer, self.optim_cfg, self.global_step, self.total_steps())
         self.log_dict({"train/lr": lr, "train/wd": wd}, on_step=True, on_epoch=False)
 
     def on_train_batch_end(self, outputs: Any, batch: dict[str, Any], batch_idx: int) -> None:

@@ -16,7 +16,6 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from jepa.config import WorldModelConfig, as_plain, validated
-from jepa.schedules import cosine, warmup_then
 from predictors import ActionConditionedPredictor
 from predictors.heads import InverseDynamicsHead
 from predictors.world_model import LatentWorldModel
@@ -67,8 +66,9 @@ class WorldModel(L.LightningModule):
         n = self.model.tokens_per_frame
         h = self.model.encode(frames)
         z_tf = self.model.step(h[:, :-n], actions, states[:, :-1])
-        auto = self.cfg.auto_steps
-        z_ar = self.model.rollout(h[:, :n], actions[:, :auto], states[:, :auto])
+        auto = self.cfg.auto_steps  # the rollout's first frame is the teacher-forced one (as released)
+        context = torch.cat([h[:, :n], z_tf[:, :n]], dim=1)
+        z_ar = torch.cat([z_tf[:, :n], self.model.rollout(context, actions[:, :auto], states[:, :auto])], dim=1)
         out = {
             "teacher_forcing": self.token_loss(z_tf, h[:, n:]),
             "rollout": self.token_loss(z_ar, h[:, n : (auto + 1) * n]),
@@ -95,15 +95,11 @@ class WorldModel(L.LightningModule):
                                  weight_decay=cfg.weight_decay, fused=self.device.type == "cuda")  # fmt: skip
 
     def on_train_batch_start(self, batch: Any, batch_idx: int) -> None:
+        from jepa.objectives.base import apply_schedules
+
         cfg = self.cfg.optim
         total = max(1, cfg.schedule_steps or int(self.trainer.estimated_stepping_batches))
-        lr = warmup_then(self.global_step, total, cfg.warmup_steps, cfg.start_lr, cfg.lr, cfg.final_lr, cfg.lr_decay,
-                         cfg.anneal_steps)  # fmt: skip
-        wd = cosine(self.global_step, total, cfg.weight_decay, cfg.final_weight_decay)
-        for group in self.optimizers().optimizer.param_groups:
-            group["lr"] = lr
-            if group["scheduled_wd"]:
-                group["weight_decay"] = wd
+        lr, wd = apply_schedules(self.optimizers().optimizer, cfg, self.global_step, total)
         self.log_dict({"train/lr": lr, "train/wd": wd}, on_step=True, on_epoch=False)
 
     def _shared_step(self, batch: dict[str, Tensor], stage: str) -> Tensor:

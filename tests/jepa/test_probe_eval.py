@@ -59,7 +59,10 @@ def test_jepa_probe_writes_metrics_picture_and_one_json_line(tmp_path, capsys, k
 
 def test_jepa_probe_errors(tmp_path, capsys):
     assert main(["probe", "attentiv"]) == 2
-    assert "choose a probe: linear, knn, attentive, anticipation, inverse_dynamics (got attentiv)" in capsys.readouterr().err
+    assert (
+        "choose a probe: linear, knn, attentive, anticipation, inverse_dynamics (got attentiv)"
+        in capsys.readouterr().err
+    )
     args = ["probe", "knn", *QUICK, "encoder=random", "model.encoder.img_size=64", f"hydra.run.dir={tmp_path}"]
     assert main(args) == 2
     assert "takes 64x64 inputs but the data gives 32x32" in capsys.readouterr().err
