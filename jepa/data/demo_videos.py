@@ -15,20 +15,12 @@ import numpy as np
 from PIL import Image
 from rich.progress import track
 
+from jepa.envs.pusht import WORKSPACE, crop_view, make_env
+
 DIRECTIONS = ((1, 0), (0, 1), (-1, 0), (0, -1))
-WORKSPACE = 512  # PushT's world is 512 x 512
 SETTINGS_FILE = "demo.json"
 PREVIEW_FILE = "preview.png"  # rows: clips of each direction (0 right, 1 down, 2 left, 3 up), frames in time order
 RENDER_VERSION = 2  # bumped whenever rendering changes, so that cached sets are made again
-
-
-def make_env(size: int):
-    """The gym-pusht environment rendering ``size × size`` RGB observations."""
-    import gym_pusht  # noqa: F401  (registers the environment)
-    import gymnasium as gym
-
-    return gym.make("gym_pusht/PushT-v0", obs_type="pixels", render_mode="rgb_array",
-                    observation_width=size, observation_height=size)  # fmt: skip
 
 
 def render_rollout(env, direction: int, rng: np.random.Generator, num_frames: int, speed: float) -> np.ndarray:
@@ -48,8 +40,7 @@ def render_rollout(env, direction: int, rng: np.random.Generator, num_frames: in
         target = np.clip(target + step, 0, WORKSPACE)
         frame, *_ = env.step(target.astype(np.float32))
         frames.append(frame)
-    size = frames[0].shape[0]
-    return np.stack(frames)[:, size // 4 : size // 4 + size // 2, size // 4 : size // 4 + size // 2]
+    return np.stack([crop_view(frame) for frame in frames])
 
 
 def write_mp4(path: Path, frames: np.ndarray, fps: int) -> None:
