@@ -177,7 +177,9 @@ class VideoDataModule(L.LightningDataModule):
         self.scale, self.ratio = tuple(random_resize_scale), tuple(random_resize_aspect_ratio)
         self.batch_size, self.num_workers, self.pin_memory = batch_size, num_workers, pin_memory
         self.backend, self.demo_root, self.seed = backend, demo_root, seed
-        self.mask_sets = _mask_sets(validated(VideoMaskConfig, mask, "mask"), self.fpcs) if mask is not None else None
+        self.mask_sets = (
+            mask_generators(validated(VideoMaskConfig, mask, "mask"), self.fpcs) if mask is not None else None
+        )
         self.datasets: dict[str, VideoDataset] = {}
         self.warned: set[str] = set()
 
@@ -308,8 +310,8 @@ class VideoDataModule(L.LightningDataModule):
         }  # fmt: skip
 
 
-def _mask_sets(cfg: VideoMaskConfig, fpcs: Sequence[int]) -> dict[int, list[MultiBlockMask3D]]:
-    """The mask generators of every mask set for every clip length."""
+def mask_generators(cfg: VideoMaskConfig, fpcs: Sequence[int]) -> dict[int, list[MultiBlockMask3D]]:
+    """The mask generators of every mask set for every clip length (what the collate draws from)."""
     return {
         fpc: [MultiBlockMask3D(cfg.input_size, cfg.patch_size, fpc, cfg.tubelet_size, **vars(s)) for s in cfg.sets]
         for fpc in sorted(set(fpcs))
