@@ -20,6 +20,7 @@ from encoders.packing import SeqLens
 from encoders.positions import apply_rotary
 
 BACKENDS = ("auto", "sdpa", "varlen", "xformers")
+KVCache = tuple[Tensor, Tensor]
 _PACKED_DTYPES = (torch.float16, torch.bfloat16)
 
 
@@ -145,3 +146,16 @@ class Attention(nn.Module):
             q, k, v = (t.unflatten(0, (len(seqs.lengths), seqs.max_len)).transpose(1, 2) for t in (q, k, v))
             out = F.scaled_dot_product_attention(q, k, v, attn_mask=attn_mask).transpose(1, 2).flatten(0, 1)
         return self.proj(out.flatten(1))
+
+    def forward_cached(self, x: Tensor, rope: tuple[Tensor, Tensor] | None, past: KVCache | None
+                       ) -> tuple[Tensor, KVCache]:  # fmt: skip
+        """New tokens ``x [B, L, D]`` that attend to every cached token and to each other (a block-causal model's
+        next block); returns their output and the cache ``(keys, values) [B, H, S, D_h]`` with theirs appended."""
+        q, k, v = self.qkv(x).unflatten(-1, (3, self.num_heads, self.head_dim)).unbind(2)  # [B, L, H, D_h]
+        if rope is not None:
+            q, k = apply_rotary(q, *rope), apply_rotary(k, *rope)
+        q, k, v = (t.transpose(1, 2) for t in (q, k, v))
+        if past is not None:
+            k, v = torch.cat([past[0], k], dim=2), torch.cat([past[1], v], dim=2)
+        out = F.scaled_dot_product_attention(q, k, v)
+        return self.proj(out.transpose(1, 2).flatten(2)), (k, v)

@@ -15,7 +15,7 @@ from timm.layers import Mlp, trunc_normal_
 from torch import Tensor, nn
 from torch.utils.checkpoint import checkpoint
 
-from encoders.attention import Attention
+from encoders.attention import Attention, KVCache
 from encoders.packing import SeqLens, gather_packed
 from encoders.patch import PatchEmbed
 from encoders.positions import RotaryEmbedding3D, sincos_2d, sincos_3d, token_grid_positions
@@ -76,6 +76,13 @@ class Block(nn.Module):
     ) -> Tensor:
         x = x + self.drop_path(self.attn(self.norm1(x), seqs, rope, attn_mask), seqs)
         return x + self.drop_path(self.mlp(self.norm2(x)), seqs)
+
+    def forward_cached(self, x: Tensor, rope: tuple[Tensor, Tensor] | None, past: KVCache | None
+                       ) -> tuple[Tensor, KVCache]:  # fmt: skip
+        """The block on new tokens ``[B, L, D]`` that see the cached ones (no stochastic depth: inference)."""
+        out, cache = self.attn.forward_cached(self.norm1(x), rope, past)
+        x = x + out
+        return x + self.mlp(self.norm2(x)), cache
 
 
 def make_blocks(

@@ -13,6 +13,7 @@ from collections.abc import Sequence
 import torch
 from torch import Tensor, nn
 
+from encoders.attention import KVCache
 from encoders.packing import SeqLens
 from encoders.positions import RotaryEmbedding3D
 from encoders.vit import init_vit_weights, make_blocks, run_blocks, to_pair
@@ -61,16 +62,31 @@ class ActionConditionedPredictor(nn.Module):
     def num_cond_tokens(self) -> int:
         return 3 if self.use_extrinsics else 2
 
-    def layout(self, num_frames: int, device: torch.device) -> tuple[Tensor, Tensor]:
-        """Positions ``[S, 3]`` of one sequence's tokens and its block-causal mask ``[S, S]``."""
+    def layout(self, num_frames: int, device: torch.device, first_frame: int = 0) -> tuple[Tensor, Tensor]:
+        """Positions ``[S, 3]`` of the tokens of frames ``first_frame ..`` and their block-causal mask ``[S, S]``."""
         h, w = self.grid
         per_frame = self.num_cond_tokens + h * w
-        frame = torch.arange(num_frames, device=device).repeat_interleave(per_frame)
+        frame = torch.arange(first_frame, first_frame + num_frames, device=device).repeat_interleave(per_frame)
         slot = torch.arange(per_frame, device=device).repeat(num_frames) - self.num_cond_tokens
         cell = slot.clamp(min=0)
         is_frame_token = slot >= 0
         positions = torch.stack([frame, (cell // w) * is_frame_token, (cell % w) * is_frame_token], dim=-1)
         return positions, frame[:, None] >= frame[None, :]
+
+    def _embed(self, tokens: Tensor, actions: Tensor, states: Tensor, extrinsics: Tensor | None) -> Tensor:
+        """``[B, T, cond + H' * W', D]``: each frame's conditioning tokens then its projected patch tokens."""
+        batch, frames = actions.shape[:2]
+        x = self.predictor_embed(tokens).view(batch, frames, self.grid[0] * self.grid[1], -1)
+        cond = [self.action_encoder(actions), self.state_encoder(states)]
+        if self.use_extrinsics:
+            if extrinsics is None:
+                raise ValueError("use_extrinsics=True needs extrinsics [B, T, action_dim - 1]")
+            cond.append(self.extrinsics_encoder(extrinsics))
+        return torch.cat([c.unsqueeze(2) for c in cond] + [x], dim=2)
+
+    def _project(self, x: Tensor) -> Tensor:
+        """Frame tokens of ``[B, T, cond + H' * W', D]`` → predictions ``[B, T * H' * W', embed_dim]``."""
+        return self.predictor_proj(self.predictor_norm(x[:, :, self.num_cond_tokens :].flatten(1, 2)))
 
     def forward(self, tokens: Tensor, actions: Tensor, states: Tensor, extrinsics: Tensor | None = None) -> Tensor:
         """``tokens [B, T * H' * W', embed_dim]`` (layer-normed encoder tokens of ``T`` frames), ``actions`` and
@@ -84,17 +100,28 @@ class ActionConditionedPredictor(nn.Module):
                 f"{tuple(actions.shape)} / states {tuple(states.shape)} do not give one per frame"
             )
         frames = n // cells
-        x = self.predictor_embed(tokens).view(batch, frames, cells, -1)
-        cond = [self.action_encoder(actions), self.state_encoder(states)]
-        if self.use_extrinsics:
-            if extrinsics is None:
-                raise ValueError("use_extrinsics=True needs extrinsics [B, T, action_dim - 1]")
-            cond.append(self.extrinsics_encoder(extrinsics))
-        x = torch.cat([c.unsqueeze(2) for c in cond] + [x], dim=2).flatten(0, 2)  # packed [B * S, D]
+        x = self._embed(tokens, actions, states, extrinsics).flatten(0, 2)  # packed [B * S, D]
         positions, mask = self.layout(frames, tokens.device)
         seq_len = positions.shape[0]
         rope = self.rope.cos_sin(positions.repeat(batch, 1))
         seqs = SeqLens.from_lengths([seq_len] * batch, tokens.device)
         x = run_blocks(self.predictor_blocks, x, seqs, rope, self.grad_checkpointing, attn_mask=mask)
-        x = x.view(batch, frames, self.num_cond_tokens + cells, -1)[:, :, self.num_cond_tokens :].flatten(1, 2)
-        return self.predictor_proj(self.predictor_norm(x))
+        return self._project(x.view(batch, frames, seq_len // frames, -1))
+
+    def forward_cached(self, tokens: Tensor, actions: Tensor, states: Tensor, cache: list[KVCache] | None = None,
+                       extrinsics: Tensor | None = None) -> tuple[Tensor, list[KVCache]]:  # fmt: skip
+        """:meth:`forward` for one new frame (``tokens [B, H' * W', embed_dim]``, ``actions``/``states [B, 1, A]``)
+        after the frames in ``cache`` (each block's keys and values; ``None`` before the first frame): its prediction
+        and the cache with it added. Frame by frame this equals :meth:`forward` over the whole sequence without
+        recomputing the past, so a rollout or a planner's search costs one frame per step, not the prefix."""
+        if actions.shape[1] != 1 or tokens.shape[1] != self.grid[0] * self.grid[1]:
+            raise ValueError(f"forward_cached takes one frame: got {tokens.shape[1]} tokens and {actions.shape[1]} "
+                             f"actions")  # fmt: skip
+        seen = 0 if cache is None else cache[0][0].shape[2] // (self.num_cond_tokens + tokens.shape[1])
+        x = self._embed(tokens, actions, states, extrinsics)
+        rope = self.rope.cos_sin(self.layout(1, tokens.device, first_frame=seen)[0])
+        x, new_cache = x.flatten(1, 2), []
+        for i, block in enumerate(self.predictor_blocks):
+            x, kv = block.forward_cached(x, rope, None if cache is None else cache[i])
+            new_cache.append(kv)
+        return self._project(x.unsqueeze(1)), new_cache

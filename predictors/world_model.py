@@ -50,10 +50,15 @@ class LatentWorldModel(nn.Module):
     def rollout(self, context: Tensor, actions: Tensor, states: Tensor) -> Tensor:
         """From the tokens of ``C`` observed frames ``[B, C * N, D]``, predict the frames after them autoregressively,
         feeding predictions back: one per action past the context's ``C - 1``. ``actions`` and ``states`` ``[B, C - 1
-        + H, A]`` are those at frames ``0 .. C + H - 2``; returns the ``H`` predicted frames ``[B, H * N, D]``."""
+        + H, A]`` are those at frames ``0 .. C + H - 2``; returns the ``H`` predicted frames ``[B, H * N, D]``. The
+        predictor's keys and values are cached, so each step computes one frame."""
         n = self.tokens_per_frame
-        observed, z = context.shape[1] // n, context
-        for t in range(observed - 1, actions.shape[1]):
-            nxt = self.step(z, actions[:, : t + 1], states[:, : t + 1])[:, -n:]
-            z = torch.cat([z, nxt], dim=1)
-        return z[:, observed * n :]
+        observed = context.shape[1] // n
+        frame, cache, predicted = context[:, :n], None, []
+        for t in range(actions.shape[1]):
+            out, cache = self.predictor.forward_cached(frame, actions[:, t : t + 1], states[:, t : t + 1], cache)
+            nxt = self._norm(out)
+            if t + 1 >= observed:
+                predicted.append(nxt)
+            frame = context[:, (t + 1) * n : (t + 2) * n] if t + 1 < observed else nxt
+        return torch.cat(predicted, dim=1)

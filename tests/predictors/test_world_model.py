@@ -1,5 +1,6 @@
 """The latent world model: per-frame encoding, causal rollouts, and an objective that learns."""
 
+import pytest
 import torch
 
 from encoders import create_encoder
@@ -43,6 +44,29 @@ def test_rollout_is_causal_and_its_first_step_is_teacher_forcing():
             # the action at frame k first shows in the prediction of frame k + 1 (output slot k)
             torch.testing.assert_close(out[:, : k * n], base[:, : k * n])
             assert not torch.allclose(out[:, k * n :], base[:, k * n :])
+
+
+@pytest.mark.parametrize("observed", [1, 2])
+def test_cached_rollout_equals_recomputing_the_prefix_with_the_full_forward(observed):
+    """The key/value cache changes no number: each fed-back frame as the full block-causal forward over the
+    whole prefix gives it."""
+    model = tiny_world_model()
+    n = model.tokens_per_frame
+    context = model.encode(torch.randn(3, observed, 3, 16, 16))
+    actions, states = torch.randn(3, observed + 2, 2), torch.randn(3, observed + 2, 2)
+    with torch.no_grad():
+        cached = model.rollout(context, actions, states)
+        z = context
+        for t in range(observed - 1, actions.shape[1]):
+            z = torch.cat([z, model.step(z, actions[:, : t + 1], states[:, : t + 1])[:, -n:]], dim=1)
+    assert cached.shape == (3, 3 * n, 32)
+    torch.testing.assert_close(cached, z[:, observed * n :], rtol=1e-5, atol=1e-5)
+
+
+def test_cached_forward_takes_one_frame_at_a_time():
+    model = tiny_world_model()
+    with pytest.raises(ValueError, match="one frame"):
+        model.predictor.forward_cached(torch.randn(1, 8, 32), torch.randn(1, 2, 2), torch.randn(1, 2, 2))
 
 
 def test_world_model_objective_learns_to_use_the_actions():
