@@ -110,9 +110,10 @@ def build_trainer(run: Any, run_dir: Path, callbacks: list[Any]) -> Any:
     """A Lightning ``Trainer`` from ``run.trainer`` that logs to TensorBoard and CSV in ``run_dir``."""
     import lightning as L
     import torch
-    from lightning.pytorch.callbacks import ModelCheckpoint, RichProgressBar
+    from lightning.pytorch.callbacks import RichProgressBar
     from lightning.pytorch.loggers import CSVLogger, TensorBoardLogger
 
+    from jepa.checkpointing import AtomicCheckpointIO, RunCheckpoints
     from jepa.config import shallow_dict
 
     args = shallow_dict(run.trainer)
@@ -120,11 +121,13 @@ def build_trainer(run: Any, run_dir: Path, callbacks: list[Any]) -> Any:
         on_gpu = torch.cuda.is_available() and args["accelerator"] in ("auto", "gpu", "cuda")
         args["precision"] = "bf16-mixed" if on_gpu else "32-true"
     args = {k: v for k, v in args.items() if v is not None}
-    callbacks = [ModelCheckpoint(dirpath=run_dir, save_last=True, save_top_k=0), *callbacks]
+    callbacks = [RunCheckpoints(run_dir, run.checkpoint), *callbacks]
     if args["enable_progress_bar"]:
         callbacks.append(RichProgressBar())
     loggers = [TensorBoardLogger(run_dir, name="tensorboard", version=""), CSVLogger(run_dir, name="csv", version="")]
-    return L.Trainer(default_root_dir=run_dir, callbacks=callbacks, logger=loggers, **args)
+    # the loaders shard by rank themselves (jepa.sampling), so that a run reproduces on any number of processes
+    return L.Trainer(default_root_dir=run_dir, callbacks=callbacks, logger=loggers, use_distributed_sampler=False,
+                     plugins=[AtomicCheckpointIO()], **args)  # fmt: skip
 
 
 def build_data(run: Any) -> tuple[Any, Any, Any, Any]:
@@ -178,9 +181,11 @@ def build(run: Any) -> tuple[Any, Any]:
 def execute(command: str, run: Any, run_dir: Path) -> dict[str, Any]:
     """Build data, model and trainer from a composed run config, run ``command``, and write ``metrics.json``."""
     import lightning as L
+    from lightning.pytorch.utilities.exceptions import SIGTERMException
     from omegaconf import OmegaConf
 
     from jepa.errors import InputError
+    from jepa.guards import NonFiniteLossError
     from jepa.probes import StartEndProbes
 
     L.seed_everything(run.seed, workers=True)
@@ -198,7 +203,10 @@ def execute(command: str, run: Any, run_dir: Path) -> dict[str, Any]:
     probe = StartEndProbes() if run.final_probe and command == "fit" else None
     trainer = build_trainer(run, run_dir, [probe] if probe else [])
     started = time.perf_counter()
-    results = getattr(trainer, command)(model, datamodule=data, ckpt_path=run.ckpt_path)
+    try:
+        results = getattr(trainer, command)(model, datamodule=data, ckpt_path=run.ckpt_path)
+    except SIGTERMException:  # raised by Lightning after our checkpoint callback saved and stopped the run
+        results = None
     metrics: dict[str, Any] = {k: float(v) for k, v in trainer.callback_metrics.items()}
     for result in results or []:
         metrics.update({k: float(v) for k, v in result.items()})
@@ -206,10 +214,13 @@ def execute(command: str, run: Any, run_dir: Path) -> dict[str, Any]:
         metrics.update(probe.results)
     metrics.update(command=command, global_step=trainer.global_step, seconds=round(time.perf_counter() - started, 1))
     metrics["skipped_samples"] = model.skipped_samples
+    metrics["nonfinite_steps"] = model.guard.skipped
     if model.skipped_samples:
         print(f"warning: {model.skipped_samples} unreadable samples were skipped and replaced")
     (run_dir / "metrics.json").write_text(json.dumps(metrics, indent=2, sort_keys=True) + "\n")
     print(f"metrics: {run_dir / 'metrics.json'}  checkpoint: {run_dir / 'last.ckpt'}")
+    if model.guard.stop_reason:
+        raise NonFiniteLossError(model.guard.stop_reason)
     return metrics
 
 
@@ -543,7 +554,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     if "-h" in overrides or "--help" in overrides:
         print(usage())
         return 0
+    from jepa.checkpointing import CheckpointWriteError
     from jepa.errors import InputError
+    from jepa.guards import NonFiniteLossError
 
     try:
         run, run_dir = compose_run(overrides)
@@ -551,4 +564,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except InputError as err:
         print(f"jepa {command}: error: {err}", file=sys.stderr)
         return 2
+    except (NonFiniteLossError, CheckpointWriteError) as err:
+        print(f"jepa {command}: error: {err}", file=sys.stderr)
+        return 1
     return 0

@@ -60,7 +60,8 @@ class OptimConfig:
     ``constant`` (V-JEPA 2 warmup-stable; with ``anneal_steps``, a final linear anneal to ``final_lr``) or ``linear``
     (V-JEPA 2 cooldown); weight decay cosine ``weight_decay → final_weight_decay``; no decay on biases and 1-D
     parameters. The LR, weight-decay and EMA schedules span ``schedule_steps`` (official ``ipe × epochs ×
-    ipe_scale``; null: the run's steps)."""
+    ipe_scale``; null: the run's steps). A step whose loss is NaN or infinite is skipped (no update) and reported;
+    ``max_nonfinite_steps`` of them in a row stop the run with a checkpoint."""
 
     lr: float = 1e-3
     start_lr: float = 2e-4
@@ -73,6 +74,7 @@ class OptimConfig:
     anneal_steps: int = 0
     betas: tuple[float, float] = (0.9, 0.999)
     eps: float = 1e-8
+    max_nonfinite_steps: int = 5
 
 
 @dataclass
@@ -274,6 +276,15 @@ class TrainerConfig:
     deterministic: bool = False
 
 
+@dataclass
+class CheckpointConfig:
+    """When ``last.ckpt`` is written in the run directory (besides the end of fit and SIGTERM): every
+    ``every_n_steps`` steps, else every ``every_minutes`` minutes (null: neither)."""
+
+    every_n_steps: int | None = None
+    every_minutes: float | None = 10.0
+
+
 VJEPA2_PROBE_LRS = [5e-3, 3e-3, 1e-3, 3e-4, 1e-4]
 VJEPA2_PROBE_WEIGHT_DECAYS = [0.01, 0.1, 0.4, 0.8]
 
@@ -405,10 +416,11 @@ class PlanConfig:
 @dataclass
 class RunConfig:
     """The root of a composed run: a name, a seed, the objective and its three groups (checked against
-    :data:`OBJECTIVE_SCHEMAS`), the trainer, and how to start: ``ckpt_path`` resumes a run (weights, optimiser,
-    step); ``init_weights`` takes only the model weights of a checkpoint (a V-JEPA 2 cooldown). ``final_probe``:
-    fit probes on frozen features at the start and at the end of training. ``encoder`` and ``probe_eval`` are
-    for ``jepa probe``: the encoder to evaluate (any ``load_pretrained`` source, or ``random``: a fresh encoder of
+    :data:`OBJECTIVE_SCHEMAS`), the trainer, when to checkpoint, and how to start: ``ckpt_path`` resumes a run
+    (weights, optimiser, step, data position; ``last``: the run directory's ``last.ckpt``, if any);
+    ``init_weights`` takes only the model weights of a checkpoint (a V-JEPA 2 cooldown). ``final_probe``: fit
+    probes on frozen features at the start and at the end of training. ``encoder`` and ``probe_eval`` are for
+    ``jepa probe``: the encoder to evaluate (any ``load_pretrained`` source, or ``random``: a fresh encoder of
     ``model.encoder``'s size) and the probe settings; ``world_model`` (a world-model checkpoint) and ``plan`` are
     for ``jepa plan``."""
 
@@ -425,6 +437,7 @@ class RunConfig:
     data: Any = None
     mask: Any = None
     trainer: TrainerConfig = field(default_factory=TrainerConfig)
+    checkpoint: CheckpointConfig = field(default_factory=CheckpointConfig)
     final_probe: bool = False
 
 

@@ -19,6 +19,9 @@ from torch import Tensor
 from torch.utils.data import default_collate, get_worker_info
 
 from encoders.vit import to_pair
+from jepa.sampling import Seeded
+
+MASK_STREAM = 1  # a seeded sample's masks come from its seed's stream 1 (the dataset draws from the seed itself)
 
 
 @dataclass(frozen=True)
@@ -213,10 +216,12 @@ class MaskCollator:
     ``None`` samples (an unreadable image) are dropped; they and the ``(path, reason)`` of each unreadable file a
     video sample skipped are counted in ``num_skipped``, and the latter listed in ``skipped``.
 
-    Masks are drawn from a generator seeded by (worker seed, call number): in a worker the seed is the loader's
-    per-worker seed, so runs with the same global seed draw the same masks; in the main process it is ``seed``.
-    Output: ``{"groups": [{"inputs", "labels", "num_frames", masks...}, ...], "num_skipped", "skipped"}``, groups
-    in increasing clip length.
+    A :class:`~jepa.sampling.Seeded` sample's masks are drawn from its own seed, so they are the same whatever
+    the worker, rank or restart (the training loaders' case). Others share a generator seeded by (worker seed, call
+    number): in a worker the seed is the loader's per-worker seed; in the main process it is ``seed``.
+    Output: ``{"groups": [{"inputs", "labels", "num_frames", masks...}, ...], "num_skipped", "skipped",
+    "indices"}``, groups in increasing clip length; ``indices`` are the dataset indices of seeded samples (for
+    reports), else ``None``.
     """
 
     def __init__(self, mask_sets: dict[int, Sequence[MaskGenerator]] | None, seed: int = 0) -> None:
@@ -231,23 +236,29 @@ class MaskCollator:
         return np.random.default_rng([base % 2**63, self._calls])
 
     def __call__(self, samples: Sequence[Any]) -> dict[str, Any]:
-        kept = [s for s in samples if s is not None]
+        seeds: list[int | None] = [s.seed if isinstance(s, Seeded) else None for s in samples]
+        indices = [s.index for s in samples if isinstance(s, Seeded) and s.sample is not None]
+        samples = [s.sample if isinstance(s, Seeded) else s for s in samples]
+        kept = [(seed, s) for seed, s in zip(seeds, samples) if s is not None]
         if not kept:
             raise RuntimeError(f"none of the {len(samples)} samples of a batch could be read (see warnings above)")
-        skipped = [failure for s in kept if len(s) > 2 for failure in s[2]]
-        by_length: dict[int, list[Any]] = {}
-        for sample in kept:
+        skipped = [failure for _, s in kept if len(s) > 2 for failure in s[2]]
+        by_length: dict[int, list[tuple[int | None, Any]]] = {}
+        for seed, sample in kept:
             inputs = sample[0]
-            by_length.setdefault(inputs.shape[-3] if inputs.ndim >= 4 else 1, []).append(sample[:2])
-        rng = self._rng() if self.mask_sets is not None else None
+            by_length.setdefault(inputs.shape[-3] if inputs.ndim >= 4 else 1, []).append((seed, sample[:2]))
+        shared = self._rng() if self.mask_sets is not None and any(seed is None for seed, _ in kept) else None
         groups = []
         for num_frames in sorted(by_length):
-            inputs, labels = default_collate(by_length[num_frames])
+            inputs, labels = default_collate([sample for _, sample in by_length[num_frames]])
             group: dict[str, Any] = {"inputs": inputs, "labels": labels, "num_frames": num_frames}
             if self.mask_sets is not None:
                 if num_frames not in self.mask_sets:
                     raise ValueError(f"no mask sets for clips of {num_frames} frames (have {sorted(self.mask_sets)})")
                 sets = self.mask_sets[num_frames]
-                group.update(pack_sample_masks([[m(rng) for m in sets] for _ in labels]))
+                rngs = [shared if seed is None else np.random.default_rng([seed, MASK_STREAM])
+                        for seed, _ in by_length[num_frames]]  # fmt: skip
+                group.update(pack_sample_masks([[m(rng) for m in sets] for rng in rngs]))
             groups.append(group)
-        return {"groups": groups, "num_skipped": len(samples) - len(kept) + len(skipped), "skipped": skipped}
+        return {"groups": groups, "num_skipped": len(samples) - len(kept) + len(skipped), "skipped": skipped,
+                "indices": indices or None}  # fmt: skip

@@ -37,7 +37,7 @@ def clips_per_second(overrides: list[str], batches: int) -> dict[str, float]:
             batch = next(loader)
         clips += sum(len(g["labels"]) for g in batch["groups"])
     seconds = time.perf_counter() - start
-    return {"clips": clips, "seconds": round(seconds, 3), "clips_per_s": round(clips / seconds, 2)}
+    return {"clips": clips, "seconds": round(seconds, 4), "clips_per_s": round(clips / seconds, 2)}
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -9,7 +9,6 @@ from pathlib import Path
 from typing import Any
 
 import lightning as L
-import torch
 from PIL import Image, UnidentifiedImageError
 from torch.utils.data import DataLoader, Dataset, Subset
 from torchvision import transforms as T
@@ -21,6 +20,7 @@ from jepa.data.digits import DigitsDataset
 from jepa.data.splits import holdout_split
 from jepa.errors import InputError
 from jepa.masks import MaskCollator, MultiBlockMask2D
+from jepa.sampling import seeded_loader
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
@@ -125,17 +125,11 @@ class ImageDataModule(L.LightningDataModule):
         return len(self.datasets["train"].classes)
 
     def _loader(self, dataset: Dataset, shuffle: bool, mask: MultiBlockMask2D | None, seed: int) -> DataLoader:
-        """A loader whose collate attaches one I-JEPA mask per image (none when ``mask`` is ``None``)."""
-        return DataLoader(
-            dataset,
-            batch_size=self.batch_size,
-            shuffle=shuffle,
-            drop_last=shuffle,
-            num_workers=self.num_workers,
-            persistent_workers=self.num_workers > 0,
-            pin_memory=self.pin_memory and torch.cuda.is_available(),
-            collate_fn=MaskCollator({1: [mask]} if mask is not None else None, seed),
-        )
+        """A loader whose collate attaches one I-JEPA mask per image (none when ``mask`` is ``None``); every image
+        and mask drawn from its own seed (:mod:`jepa.sampling`), so a resumed or multi-process run sees the same."""
+        return seeded_loader(dataset, self.batch_size, shuffle=shuffle, seed=seed, num_workers=self.num_workers,
+                             pin_memory=self.pin_memory, trainer=self.trainer,
+                             collate_fn=MaskCollator({1: [mask]} if mask is not None else None, seed))  # fmt: skip
 
     def train_dataloader(self) -> DataLoader:
         self.setup()

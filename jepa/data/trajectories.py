@@ -26,6 +26,7 @@ from torch.utils.data import DataLoader, Dataset
 from jepa.data.splits import holdout_split
 from jepa.data.video_readers import open_video
 from jepa.data.video_transforms import IMAGENET_MEAN, IMAGENET_STD
+from jepa.sampling import seeded_loader, unseeded_collate
 
 COLUMNS = ("video", "trajectory")
 
@@ -81,11 +82,11 @@ class TrajectoryDataset(Dataset):
     episode (evaluation). Items: ``frames [T, 3, H, W]``, ``actions [T - 1, A]``, ``states [T, S]``."""
 
     def __init__(self, episodes: Sequence[Episode], num_frames: int, frame_step: int = 1, random_start: bool = True,
-                 seed: int = 0, backend: str = "auto") -> None:  # fmt: skip
+                 backend: str = "auto") -> None:  # fmt: skip
         if num_frames < 2 or frame_step < 1:
             raise ValueError(f"num_frames={num_frames} (at least 2) and frame_step={frame_step} (at least 1)")
         self.episodes, self.num_frames, self.frame_step = list(episodes), num_frames, frame_step
-        self.random_start, self.seed, self.backend, self.draws = random_start, seed, backend, 0
+        self.random_start, self.backend = random_start, backend
         self.span = (num_frames - 1) * frame_step
         self.windows = None if random_start else [(i, start) for i, e in enumerate(self.episodes)
                                                    for start in range(len(self.read(e)[1]) - self.span)]  # fmt: skip
@@ -108,9 +109,7 @@ class TrajectoryDataset(Dataset):
         if self.windows is None:
             episode = self.episodes[index]
             actions, states = self.read(episode)
-            rng = np.random.default_rng((self.seed, index, self.draws))
-            self.draws += 1
-            start = int(rng.integers(0, len(states) - self.span))
+            start = int(torch.randint(len(states) - self.span, ()))  # per-sample seeded in the training loader
         else:
             episode_index, start = self.windows[index]
             episode = self.episodes[episode_index]
@@ -168,14 +167,23 @@ class TrajectoryDataModule(L.LightningDataModule):
             keep, held = holdout_split(len(episodes), self.val_fraction, self.seed)
             train, val = [episodes[i] for i in keep], [episodes[i] for i in held]
         make = lambda items, random_start: TrajectoryDataset(  # noqa: E731
-            items, self.num_frames, self.frame_step, random_start, self.seed, self.backend
+            items, self.num_frames, self.frame_step, random_start, self.backend
         )
         self.train_set, self.val_set = make(train, True), make(val, False)
 
     def _loader(self, dataset: Dataset, shuffle: bool) -> DataLoader:
-        return DataLoader(dataset, batch_size=self.batch_size, shuffle=shuffle, num_workers=self.num_workers,
-                          pin_memory=self.pin_memory and torch.cuda.is_available(), drop_last=shuffle,
-                          persistent_workers=self.num_workers > 0)  # fmt: skip
+        """Every clip's start drawn from its own seed (:mod:`jepa.sampling`): a resumed or multi-process run sees
+        the same clips."""
+        return seeded_loader(
+            dataset,
+            self.batch_size,
+            shuffle=shuffle,
+            seed=self.seed,
+            collate_fn=unseeded_collate,
+            num_workers=self.num_workers,
+            pin_memory=self.pin_memory,
+            trainer=self.trainer,
+        )
 
     def probe_loaders(self, holdout: float) -> dict[str, DataLoader]:
         """Loaders of frame pairs for the inverse-dynamics probe, each batch one group ``{"inputs": frames [B, 2, 3,
@@ -186,7 +194,7 @@ class TrajectoryDataModule(L.LightningDataModule):
         episodes = self.train_set.episodes
         parts = {"train": [episodes[i] for i in keep], "holdout": [episodes[i] for i in held],
                  "val": self.val_set.episodes}  # fmt: skip
-        return {name: DataLoader(TrajectoryDataset(episodes, 2, self.frame_step, False, self.seed, self.backend),
+        return {name: DataLoader(TrajectoryDataset(episodes, 2, self.frame_step, False, self.backend),
                                  batch_size=self.batch_size, shuffle=name == "train", num_workers=self.num_workers,
                                  collate_fn=collate_pairs)
                 for name, episodes in parts.items()}  # fmt: skip

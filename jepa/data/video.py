@@ -19,7 +19,7 @@ import lightning as L
 import numpy as np
 import torch
 from torch import Tensor
-from torch.utils.data import DataLoader, Dataset, WeightedRandomSampler
+from torch.utils.data import DataLoader, Dataset
 from torchvision.io import ImageReadMode, decode_image
 
 from jepa.config import VideoMaskConfig, validated
@@ -31,6 +31,7 @@ from jepa.data.video_readers import open_video
 from jepa.data.video_transforms import ClipTransform, MultiViewTransform
 from jepa.errors import InputError
 from jepa.masks import MaskCollator, MultiBlockMask3D
+from jepa.sampling import seeded_loader
 
 
 class VideoDataset(Dataset):
@@ -59,15 +60,14 @@ class VideoDataset(Dataset):
         self.step_args = {"step": frame_step, "fps": fps, "duration": duration}
         self.random_clip_sampling, self.backend, self.max_retries = random_clip_sampling, backend, max_retries
         self.num_segments = num_segments
-        self._draws = 0
 
     def __len__(self) -> int:
         return len(self.samples)
 
-    def _rng(self) -> np.random.Generator:
-        """Per-process generator: seeded from torch's (per-worker) seed and a draw counter."""
-        self._draws += 1
-        return np.random.default_rng([torch.initial_seed() % 2**63, self._draws])
+    @staticmethod
+    def _rng() -> np.random.Generator:
+        """A generator for one sample, drawn from torch's (per-sample seeded in the training loaders) generator."""
+        return np.random.default_rng(int(torch.randint(2**62, ())))
 
     def read_frames(self, sample: ListedSample, rng: np.random.Generator | None) -> np.ndarray:
         """The frames of the sample's clips, ``uint8 [S, T, H, W, 3]``; raises if the file cannot be read."""
@@ -230,24 +230,15 @@ class VideoDataModule(L.LightningDataModule):
         return 1 + max(s.label for s in self.datasets["train"].samples)
 
     def _loader(self, dataset: VideoDataset, train: bool, masks: dict[int, Any] | None, seed: int) -> DataLoader:
-        """Train: shuffled (or drawn by list weight), whole batches only when there is more than one."""
-        sampler = None
+        """Train: shuffled (or drawn by list weight), whole batches only when there is more than one; every clip
+        and mask drawn from its own seed (:mod:`jepa.sampling`), so a resumed or multi-process run sees the same."""
+        weights = None
         if train and self.weights is not None:
             counts = np.bincount([s.source for s in dataset.samples], minlength=len(self.lists))
-            per_sample = [self.weights[s.source] / counts[s.source] for s in dataset.samples]
-            generator = torch.Generator().manual_seed(seed)
-            sampler = WeightedRandomSampler(per_sample, num_samples=len(per_sample), generator=generator)
-        return DataLoader(
-            dataset,
-            batch_size=self.batch_size,
-            shuffle=train and sampler is None,
-            sampler=sampler,
-            drop_last=train and len(dataset) > self.batch_size,
-            num_workers=self.num_workers,
-            persistent_workers=self.num_workers > 0,
-            pin_memory=self.pin_memory and torch.cuda.is_available(),
-            collate_fn=MaskCollator(masks, seed),
-        )
+            weights = [self.weights[s.source] / counts[s.source] for s in dataset.samples]
+        return seeded_loader(dataset, self.batch_size, shuffle=train, seed=seed, num_workers=self.num_workers,
+                             pin_memory=self.pin_memory, trainer=self.trainer, weights=weights,
+                             collate_fn=MaskCollator(masks, seed))  # fmt: skip
 
     def on_before_batch_transfer(self, batch: dict[str, Any], dataloader_idx: int) -> dict[str, Any]:
         """Warn once per unreadable file the batch's samples skipped (in the main process, across workers)."""

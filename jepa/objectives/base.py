@@ -4,7 +4,7 @@ the context encoder's features of the kept ones.
 One step, per group of equal clip length in the batch: the target encoder (no grad) encodes every token → the
 context encoder encodes each (sample, mask set)'s packed kept tokens → the predictor fills each target block with
 the mask token of its mask set → a per-token loss, averaged per mask set and then over mask sets and groups →
-AdamW (scheduled LR and weight decay) → EMA update. An online linear probe on detached, mean-pooled target
+AdamW (scheduled LR and weight decay) → EMA update, in the optimiser step. An online linear probe on detached, mean-pooled target
 features shows learning as it happens.
 """
 
@@ -22,6 +22,7 @@ from encoders import VisionTransformer, create_encoder
 from encoders.packing import gather_packed
 from jepa.config import EMAConfig, EncoderConfig, OptimConfig, PredictorConfig, ProbeConfig
 from jepa.ema import ema_update
+from jepa.guards import NonFiniteLossGuard
 from jepa.schedules import cosine, linear, warmup_then
 from predictors import LinearHead, MaskTokenPredictor
 
@@ -117,6 +118,7 @@ class JEPAObjective(L.LightningModule):
         self.predictor = build_predictor(predictor, self.encoder, num_mask_tokens, encoder.uniform_power)
         self.probe = LinearHead(self.encoder.embed_dim, probe.num_classes) if probe.num_classes else None
         self.skipped_samples = 0
+        self.guard = NonFiniteLossGuard(optim.max_nonfinite_steps)
 
     def token_loss(self, pred: Tensor, target: Tensor) -> Tensor:
         """Loss of each predicted token ``[T, D] → [T]``."""
@@ -161,7 +163,10 @@ class JEPAObjective(L.LightningModule):
         lr, wd = apply_schedules(self.optimizers().optimizer, self.optim_cfg, self.global_step, self.total_steps())
         self.log_dict({"train/lr": lr, "train/wd": wd}, on_step=True, on_epoch=False)
 
-    def on_train_batch_end(self, outputs: Any, batch: dict[str, Any], batch_idx: int) -> None:
+    def optimizer_step(self, *args: Any, **kwargs: Any) -> None:
+        """The AdamW step, then the EMA update of the target encoder: both before any checkpoint of this step is
+        written (callbacks' ``on_train_batch_end``), so that a resumed run has the target encoder it had."""
+        super().optimizer_step(*args, **kwargs)
         momentum = linear(self.global_step - 1, self.total_steps(), self.ema_cfg.start, self.ema_cfg.end)
         ema_update(self.target_encoder, self.encoder, momentum)
         self.log("train/ema", momentum, on_step=True, on_epoch=False)
@@ -209,13 +214,13 @@ class JEPAObjective(L.LightningModule):
                       batch_size=labels.numel())  # fmt: skip
         return loss
 
-    def training_step(self, batch: dict[str, Any], batch_idx: int) -> Tensor:
+    def training_step(self, batch: dict[str, Any], batch_idx: int) -> Tensor | None:
         loss, pooled, labels = self.jepa_loss(batch)
         probe_loss = self.probe_step(pooled, labels, "train")
         self.skipped_samples += int(batch["num_skipped"])
         self.log("train/loss", loss, prog_bar=True, batch_size=labels.numel())
         self.log("data/skipped", float(self.skipped_samples), on_step=True, on_epoch=False)
-        return loss + probe_loss
+        return self.guard(self, loss + probe_loss, batch.get("indices"))
 
     def _eval_step(self, batch: dict[str, Any], stage: str) -> None:
         loss, pooled, labels = self.jepa_loss(batch)

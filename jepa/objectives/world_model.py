@@ -16,6 +16,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from jepa.config import WorldModelConfig, as_plain, validated
+from jepa.guards import NonFiniteLossGuard
 from predictors import ActionConditionedPredictor
 from predictors.heads import InverseDynamicsHead
 from predictors.world_model import LatentWorldModel
@@ -51,6 +52,7 @@ class WorldModel(L.LightningModule):
         self.inverse_dynamics = (InverseDynamicsHead(embed_dim, cfg.predictor.action_dim, self.model.encoder.num_heads)
                                  if cfg.inverse_dynamics_weight > 0 else None)  # fmt: skip
         self.skipped_samples = 0
+        self.guard = NonFiniteLossGuard(cfg.optim.max_nonfinite_steps)
         self.save_hyperparameters(as_plain(cfg))
 
     def token_loss(self, pred: Tensor, target: Tensor) -> Tensor:
@@ -110,8 +112,8 @@ class WorldModel(L.LightningModule):
         self.log(f"{stage}/loss", loss, prog_bar=True, batch_size=size)
         return loss
 
-    def training_step(self, batch: dict[str, Tensor], batch_idx: int) -> Tensor:
-        return self._shared_step(batch, "train")
+    def training_step(self, batch: dict[str, Tensor], batch_idx: int) -> Tensor | None:
+        return self.guard(self, self._shared_step(batch, "train"), None)
 
     def validation_step(self, batch: dict[str, Tensor], batch_idx: int) -> None:
         self._shared_step(batch, "val")

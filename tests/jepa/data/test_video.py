@@ -109,8 +109,12 @@ def test_mixed_clip_lengths_in_one_batch(video_dir):
 
 
 def test_lists_are_drawn_by_their_weights(video_dir):
-    loader = two_lists(video_dir, datasets_weights=[0.25, 0.75]).train_dataloader()
-    draws = np.array([i for _ in range(500) for i in loader.sampler])
+    sampler = two_lists(video_dir, datasets_weights=[0.25, 0.75]).train_dataloader().batch_sampler
+    draws = []
+    for epoch in range(500):
+        sampler.set_epoch(epoch)
+        draws += [item.index for batch in sampler for item in batch]
+    draws = np.array(draws)
     assert np.mean(draws == 3) == pytest.approx(0.75, abs=0.04), "list b (sample 3) is drawn 3 times as often"
     with pytest.raises(InputError, match="one clip length per list"):
         VideoDataModule(["a.csv", "b.csv"], dataset_fpcs=[4], frame_step=2)

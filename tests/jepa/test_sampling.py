@@ -1,0 +1,105 @@
+"""Per-sample seeds: the same batches, samples and masks after a restart, across ranks, and across workers."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from torch.utils.data import Dataset
+
+from jepa.masks import MaskCollator, MultiBlockMask2D
+from jepa.sampling import ResumableBatchSampler, Seeded, SeededDataset, SeededIndex, seeded_loader
+
+
+def batches(sampler: ResumableBatchSampler, epoch: int) -> list[list[SeededIndex]]:
+    sampler.set_epoch(epoch)
+    return list(sampler)
+
+
+def test_each_epoch_is_a_seeded_permutation():
+    sampler = ResumableBatchSampler(10, 3, seed=5)
+    first, second = batches(sampler, 0), batches(sampler, 1)
+    assert len(first) == len(sampler) == 3, "whole batches only"
+    seen = [item.index for batch in first for item in batch]
+    assert len(set(seen)) == 9 and set(seen) <= set(range(10))
+    assert first != second, "a new order every epoch"
+    assert batches(ResumableBatchSampler(10, 3, seed=5), 0) == first, "the same seed gives the same order"
+    assert batches(ResumableBatchSampler(10, 3, seed=6), 0) != first
+    in_order = batches(ResumableBatchSampler(10, 3, seed=5, shuffle=False, drop_last=False), 0)
+    assert [item.index for batch in in_order for item in batch] == list(range(10))
+
+
+def test_ranks_split_each_global_batch_as_one_process_with_consecutive_batches():
+    single = batches(ResumableBatchSampler(20, 2, seed=1), 3)
+    ranks = [batches(ResumableBatchSampler(20, 2, seed=1, rank=r, world_size=2), 3) for r in range(2)]
+    assert len(ranks[0]) == len(ranks[1]) == 5
+    for step in range(5):
+        assert ranks[0][step] == single[2 * step] and ranks[1][step] == single[2 * step + 1]
+    with pytest.raises(ValueError, match="rank 2"):
+        ResumableBatchSampler(20, 2, seed=1, rank=2, world_size=2)
+
+
+def test_a_resumed_epoch_continues_with_the_batches_it_had_not_trained_on():
+    full = batches(ResumableBatchSampler(30, 4, seed=0), 2)
+    steps_per_epoch = len(full)
+    done = [2 * steps_per_epoch + 3]
+    resumed = ResumableBatchSampler(30, 4, seed=0, consumed=lambda: done[0])
+    assert list(resumed) == full[3:], "the epoch and position follow from the batches done"
+    done[0] = 3 * steps_per_epoch
+    assert list(resumed) == batches(ResumableBatchSampler(30, 4, seed=0), 3), "the next epoch is whole"
+    plain = ResumableBatchSampler(30, 4, seed=0)
+    assert list(plain) == batches(ResumableBatchSampler(30, 4, seed=0), 0) and list(plain) == batches(plain, 1)
+
+
+def test_weights_draw_in_proportion_with_replacement():
+    sampler = ResumableBatchSampler(1000, 100, seed=0, weights=[1.0] * 500 + [3.0] * 500)
+    drawn = np.array([item.index for batch in batches(sampler, 0) for item in batch])
+    assert 0.7 < (drawn >= 500).mean() < 0.8
+
+
+class NoisyDataset(Dataset):
+    """Draws from torch, NumPy and ``random``, as transforms and clip samplers do."""
+
+    def __len__(self) -> int:
+        return 8
+
+    def __getitem__(self, index: int) -> tuple[torch.Tensor, int]:
+        import random
+
+        noise = torch.rand(2, 8, 8) + float(np.random.rand()) + random.random()
+        return noise + index, index
+
+
+def test_a_seeded_sample_is_the_same_whenever_and_wherever_it_is_made():
+    dataset = SeededDataset(NoisyDataset())
+    a = dataset[SeededIndex(3, 42)]
+    torch.rand(5)  # other draws in between change nothing
+    b = dataset[SeededIndex(3, 42)]
+    assert isinstance(a, Seeded) and a.seed == 42
+    torch.testing.assert_close(a.sample[0], b.sample[0])
+    assert not torch.equal(a.sample[0], dataset[SeededIndex(3, 43)].sample[0])
+    state = torch.get_rng_state()
+    dataset[SeededIndex(1, 7)]
+    assert torch.equal(state, torch.get_rng_state()), "the caller's generator is left as it was"
+
+
+def test_masks_follow_the_sample_not_the_batch_or_the_worker_count():
+    collate = MaskCollator({1: [MultiBlockMask2D(input_size=32, patch_size=4)]})
+
+    def images(workers: int, batch_size: int) -> dict[int, tuple]:
+        loader = seeded_loader(NoisyDataset(), batch_size, shuffle=True, seed=3, collate_fn=collate,
+                               num_workers=workers)  # fmt: skip
+        out = {}
+        for batch in loader:
+            group = batch["groups"][0]
+            contexts = group["ctx_index"].split(group["ctx_lengths"].tolist())
+            for label, image, context in zip(group["labels"].tolist(), group["inputs"], contexts):
+                out[label] = (image, context)
+        return out
+
+    base = images(0, 4)
+    for other in (images(2, 4), images(0, 2)):  # in two workers; in batches of another size
+        assert set(other) == set(base) and len(base) == 8
+        for label, (image, context) in other.items():
+            torch.testing.assert_close(image, base[label][0])
+            assert torch.equal(context, base[label][1])
