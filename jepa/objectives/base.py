@@ -4,8 +4,8 @@ the context encoder's features of the kept ones.
 One step, per group of equal clip length in the batch: the target encoder (no grad) encodes every token → the
 context encoder encodes each (sample, mask set)'s packed kept tokens → the predictor fills each target block with
 the mask token of its mask set → a per-token loss, averaged per mask set and then over mask sets and groups →
-AdamW (scheduled LR and weight decay) → EMA update, in the optimiser step. An online linear probe on detached, mean-pooled target
-features shows learning as it happens.
+AdamW (scheduled LR and weight decay) → EMA update, in the optimiser step. An online linear probe on detached,
+mean-pooled target features shows learning as it happens.
 """
 
 from __future__ import annotations
