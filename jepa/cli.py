@@ -18,6 +18,9 @@ USAGE = """usage: jepa {{fit,validate,test}} [experiment=NAME] [KEY=VALUE ...]
        jepa plan [experiment=wm/pusht_quickstart] world_model=CHECKPOINT [plan.episodes=N ...]
        jepa convert SOURCE OUT_DIR [--which encoder] [KEY=VALUE ...]
        jepa features SOURCE INPUT... --out FILE.safetensors|FILE.npy [--batch-size N] [--num-frames N]
+       jepa viz masks [experiment=NAME] [KEY=VALUE ...]
+       jepa viz pca SOURCE INPUT... [--out FILE.png|FILE.gif] [--num-frames N]
+       jepa viz curves RUN_DIR [--out FILE.png]
 
 Compose a run from configs/ (groups: model, data, mask, trainer; an experiment sets them all), validate it and
 run it with Lightning. Any key can be overridden, e.g. trainer.max_steps=200 data.root=DIR model.encoder.size=small.
@@ -34,6 +37,9 @@ convert writes model.safetensors + config.json from any pretrained source (offic
 files, Hugging Face VJEPA2Model folders, our checkpoints, or an official name such as vjepa2_vit_large);
 KEY=VALUE sets what the weights cannot say (num_heads=16, img_size=256, num_frames=16; predictor.num_heads=12 for
 the predictor). features writes pooled and per-token features of images or videos from such a source.
+viz draws pictures: masks (a training batch's masks over its frames, masks.png in the run directory), pca (the
+patch features of images or videos in three principal components as colours, beside the inputs), curves (loss,
+LR, EMA and probe accuracy of a run directory, curves.png).
 
 experiments:
 {experiments}
@@ -507,6 +513,53 @@ def run_tool(command: str, args: Sequence[str]) -> None:
     print(f"{len(parsed.inputs)} inputs, features {tuple(pooled.shape)} pooled: " + ", ".join(map(str, written)))
 
 
+VIZ = ("masks", "pca", "curves")
+
+
+def execute_viz(kind: str, args: Sequence[str]) -> Path:
+    """``jepa viz masks|pca|curves``: write the picture and return its path."""
+    import argparse
+
+    from jepa import viz
+    from jepa.errors import InputError
+
+    if kind == "masks":
+        run, run_dir = compose_run(["name=viz_masks", *args])
+        if run.objective not in ("ijepa", "vjepa"):
+            raise InputError(f"objective={run.objective} trains without masks: nothing to draw")
+        data, _, _, mask_cfg = build_data(run)
+        batch = next(iter(data.train_dataloader()))
+        return viz.plot_masks(run_dir / "masks.png", batch, mask_cfg.patch_size, getattr(mask_cfg, "tubelet_size", 1))
+    parser = argparse.ArgumentParser(prog=f"jepa viz {kind}", description=usage())
+    if kind == "curves":
+        parser.add_argument("run_dir", type=Path)
+        parser.add_argument("--out", type=Path, default=None)
+        parsed = parser.parse_args(list(args))
+        try:
+            return viz.plot_curves(parsed.run_dir, parsed.out)
+        except (FileNotFoundError, ValueError) as err:
+            raise InputError(str(err)) from err
+    from encoders.pretrained import load_pretrained
+    from jepa.features import extract, read_input
+
+    parser.add_argument("source")
+    parser.add_argument("inputs", nargs="+", type=Path)
+    parser.add_argument("--out", type=Path, default=Path("pca.png"))
+    parser.add_argument("--num-frames", type=int, default=None)
+    parser.add_argument("--frame-step", type=int, default=4)
+    parser.add_argument("--which", default="target_encoder", choices=("target_encoder", "encoder"))
+    parsed, rest = parser.parse_known_args(list(args))
+    missing = [str(p) for p in parsed.inputs if not p.is_file()]
+    if missing:
+        raise InputError(f"{', '.join(missing)}: no such file")
+    encoder = load_pretrained(parsed.source, parsed.which, **_overrides(rest))
+    _, tokens = extract(encoder, parsed.inputs, num_frames=parsed.num_frames, frame_step=parsed.frame_step)
+    frames = min(parsed.num_frames or 16, encoder.num_frames) if encoder.is_video else 1
+    inputs = [read_input(p, encoder, frames, parsed.frame_step) for p in parsed.inputs]
+    grid = (frames // encoder.tubelet_size if encoder.is_video else 1, *encoder.grid[1:])
+    return viz.write_pca(parsed.out, inputs, tokens, grid, encoder.tubelet_size)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``jepa`` console script; returns the exit status (2 for bad input)."""
     args = list(sys.argv[1:] if argv is None else argv)
@@ -538,6 +591,19 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"jepa plan: error: {err}", file=sys.stderr)
             return 2
         return 0
+    if command == "viz":
+        from jepa.errors import InputError
+
+        kind = overrides[0] if overrides else ""
+        if kind not in VIZ:
+            print(f"jepa viz: error: choose a picture: {', '.join(VIZ)} (got {kind or 'none'})", file=sys.stderr)
+            return 2
+        try:
+            print(f"wrote {execute_viz(kind, overrides[1:])}")
+        except InputError as err:
+            print(f"jepa viz: error: {err}", file=sys.stderr)
+            return 2
+        return 0
     if command in TOOLS:
         from jepa.errors import InputError
 
@@ -548,7 +614,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             return 2
         return 0
     if command not in COMMANDS:
-        choices = ", ".join(COMMANDS + ("probe", "plan") + TOOLS)
+        choices = ", ".join(COMMANDS + ("probe", "plan", "viz") + TOOLS)
         print(f"jepa: unknown command {command!r}; choose one of {choices}\n\n{usage()}", file=sys.stderr)
         return 2
     if "-h" in overrides or "--help" in overrides:

@@ -24,6 +24,8 @@ from jepa.errors import InputError
 def read_input(path: Path, encoder: VisionTransformer, num_frames: int, frame_step: int) -> Tensor:
     """One input as the encoder takes it: an image ``[3, H, W]`` (a clip of it repeated for a video encoder), or a
     video's first ``num_frames`` frames every ``frame_step`` ``[3, T, H, W]``; resized and centre-cropped."""
+    if not path.is_file():
+        raise InputError(f"{path}: no such file")
     transform = ClipTransform(encoder.img_size[0], train=False)
     if path.suffix.lower() in IMAGE_SUFFIXES:
         with Image.open(path) as img:
