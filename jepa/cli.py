@@ -560,64 +560,46 @@ def execute_viz(kind: str, args: Sequence[str]) -> Path:
     return viz.write_pca(parsed.out, inputs, tokens, grid, encoder.tubelet_size)
 
 
+def _probe(args: Sequence[str]) -> None:
+    from jepa.errors import InputError
+
+    kind = args[0] if args else ""
+    if kind not in PROBES:
+        raise InputError(f"choose a probe: {', '.join(PROBES)} (got {kind or 'none'})")
+    run, run_dir = compose_run([f"name=probe_{kind}", *args[1:]])
+    execute_probe(kind, run, run_dir)
+
+
+def _plan(args: Sequence[str]) -> None:
+    run, run_dir = compose_run(["name=plan", *args])
+    execute_plan(run, run_dir)
+
+
+def _viz(args: Sequence[str]) -> None:
+    from jepa.errors import InputError
+
+    kind = args[0] if args else ""
+    if kind not in VIZ:
+        raise InputError(f"choose a picture: {', '.join(VIZ)} (got {kind or 'none'})")
+    print(f"wrote {execute_viz(kind, args[1:])}")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of the ``jepa`` console script; returns the exit status (2 for bad input)."""
+    """Entry point of the ``jepa`` console script; returns the exit status (2 for bad input, 1 for a run stopped
+    by a non-finite loss or a failed checkpoint write)."""
+    from functools import partial
+
     args = list(sys.argv[1:] if argv is None else argv)
     if not args or args[0] in ("-h", "--help"):
         print(usage())
         return 0
     command, overrides = args[0], args[1:]
-    if command == "probe":
-        from jepa.errors import InputError
-
-        kind = overrides[0] if overrides else ""
-        if kind not in PROBES:
-            print(f"jepa probe: error: choose a probe: {', '.join(PROBES)} (got {kind or 'none'})", file=sys.stderr)
-            return 2
-        try:
-            run, run_dir = compose_run([f"name=probe_{kind}", *overrides[1:]])
-            execute_probe(kind, run, run_dir)
-        except InputError as err:
-            print(f"jepa probe: error: {err}", file=sys.stderr)
-            return 2
-        return 0
-    if command == "plan":
-        from jepa.errors import InputError
-
-        try:
-            run, run_dir = compose_run(["name=plan", *overrides])
-            execute_plan(run, run_dir)
-        except InputError as err:
-            print(f"jepa plan: error: {err}", file=sys.stderr)
-            return 2
-        return 0
-    if command == "viz":
-        from jepa.errors import InputError
-
-        kind = overrides[0] if overrides else ""
-        if kind not in VIZ:
-            print(f"jepa viz: error: choose a picture: {', '.join(VIZ)} (got {kind or 'none'})", file=sys.stderr)
-            return 2
-        try:
-            print(f"wrote {execute_viz(kind, overrides[1:])}")
-        except InputError as err:
-            print(f"jepa viz: error: {err}", file=sys.stderr)
-            return 2
-        return 0
-    if command in TOOLS:
-        from jepa.errors import InputError
-
-        try:
-            run_tool(command, overrides)
-        except InputError as err:
-            print(f"jepa {command}: error: {err}", file=sys.stderr)
-            return 2
-        return 0
-    if command not in COMMANDS:
-        choices = ", ".join(COMMANDS + ("probe", "plan", "viz") + TOOLS)
-        print(f"jepa: unknown command {command!r}; choose one of {choices}\n\n{usage()}", file=sys.stderr)
+    handlers = {"probe": _probe, "plan": _plan, "viz": _viz, **{t: partial(run_tool, t) for t in TOOLS},
+                **{c: (lambda rest, c=c: execute(c, *compose_run(rest))) for c in COMMANDS}}  # fmt: skip
+    if command not in handlers:
+        print(f"jepa: unknown command {command!r}; choose one of {', '.join(handlers)}\n\n{usage()}", file=sys.stderr)
         return 2
-    if "-h" in overrides or "--help" in overrides:
+    if command in COMMANDS and ("-h" in overrides or "--help" in overrides):
         print(usage())
         return 0
     from jepa.checkpointing import CheckpointWriteError
@@ -625,8 +607,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     from jepa.guards import NonFiniteLossError
 
     try:
-        run, run_dir = compose_run(overrides)
-        execute(command, run, run_dir)
+        handlers[command](overrides)
     except InputError as err:
         print(f"jepa {command}: error: {err}", file=sys.stderr)
         return 2
