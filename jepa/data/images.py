@@ -124,20 +124,22 @@ class ImageDataModule(L.LightningDataModule):
         self.setup()
         return len(self.datasets["train"].classes)
 
-    def _loader(self, dataset: Dataset, shuffle: bool, mask: MultiBlockMask2D | None, seed: int) -> DataLoader:
+    def _loader(self, dataset: Dataset, shuffle: bool, mask: MultiBlockMask2D | None, seed: int,
+                trainer: Any = None) -> DataLoader:  # fmt: skip
         """A loader whose collate attaches one I-JEPA mask per image (none when ``mask`` is ``None``); every image
-        and mask drawn from its own seed (:mod:`jepa.sampling`), so a resumed or multi-process run sees the same."""
+        and mask drawn from its own seed (:mod:`jepa.sampling`), so a resumed or multi-process run sees the same. The
+        trainer's loaders (``trainer``) are sharded by rank and resume at its step; probe loaders are whole."""
         return seeded_loader(dataset, self.batch_size, shuffle=shuffle, seed=seed, num_workers=self.num_workers,
-                             pin_memory=self.pin_memory, trainer=self.trainer,
+                             pin_memory=self.pin_memory, trainer=trainer,
                              collate_fn=MaskCollator({1: [mask]} if mask is not None else None, seed))  # fmt: skip
 
     def train_dataloader(self) -> DataLoader:
         self.setup()
-        return self._loader(self.datasets["train"], True, self.mask, self.seed)
+        return self._loader(self.datasets["train"], True, self.mask, self.seed, self.trainer)
 
     def val_dataloader(self) -> DataLoader:
         self.setup()
-        return self._loader(self.datasets["val"], False, self.mask, self.seed + 1)
+        return self._loader(self.datasets["val"], False, self.mask, self.seed + 1, self.trainer)
 
     def test_dataloader(self) -> DataLoader:
         return self.val_dataloader()

@@ -229,15 +229,17 @@ class VideoDataModule(L.LightningDataModule):
         self.setup()
         return 1 + max(s.label for s in self.datasets["train"].samples)
 
-    def _loader(self, dataset: VideoDataset, train: bool, masks: dict[int, Any] | None, seed: int) -> DataLoader:
+    def _loader(self, dataset: VideoDataset, train: bool, masks: dict[int, Any] | None, seed: int,
+                trainer: Any = None) -> DataLoader:  # fmt: skip
         """Train: shuffled (or drawn by list weight), whole batches only when there is more than one; every clip
-        and mask drawn from its own seed (:mod:`jepa.sampling`), so a resumed or multi-process run sees the same."""
+        and mask drawn from its own seed (:mod:`jepa.sampling`), so a resumed or multi-process run sees the same. The
+        trainer's loaders (``trainer``) are sharded by rank and resume at its step; probe loaders are whole."""
         weights = None
         if train and self.weights is not None:
             counts = np.bincount([s.source for s in dataset.samples], minlength=len(self.lists))
             weights = [self.weights[s.source] / counts[s.source] for s in dataset.samples]
         return seeded_loader(dataset, self.batch_size, shuffle=train, seed=seed, num_workers=self.num_workers,
-                             pin_memory=self.pin_memory, trainer=self.trainer, weights=weights,
+                             pin_memory=self.pin_memory, trainer=trainer, weights=weights,
                              collate_fn=MaskCollator(masks, seed))  # fmt: skip
 
     def on_before_batch_transfer(self, batch: dict[str, Any], dataloader_idx: int) -> dict[str, Any]:
@@ -250,13 +252,13 @@ class VideoDataModule(L.LightningDataModule):
 
     def train_dataloader(self) -> DataLoader:
         self.setup()
-        return self._loader(self.datasets["train"], True, self.mask_sets, self.seed)
+        return self._loader(self.datasets["train"], True, self.mask_sets, self.seed, self.trainer)
 
     def val_dataloader(self) -> DataLoader | list[DataLoader]:
         self.setup()
         if "val" not in self.datasets:
             return []
-        return self._loader(self.datasets["val"], False, self.mask_sets, self.seed + 1)
+        return self._loader(self.datasets["val"], False, self.mask_sets, self.seed + 1, self.trainer)
 
     def test_dataloader(self) -> DataLoader | list[DataLoader]:
         return self.val_dataloader()
