@@ -18,6 +18,7 @@ import time
 
 import torch
 
+from jepa.bench import add_device_options, device_and_dtype, device_name
 from jepa.cli import compose_run
 from jepa.config import WorldModelConfig, validated
 from jepa.objectives.world_model import build_world_model
@@ -33,12 +34,10 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--preset", choices=sorted(PRESETS), default="cpu_tiny")
     parser.add_argument("--actions", type=int, default=5, help="timed planned actions (median reported)")
-    parser.add_argument("--dtype", default=None, help="autocast dtype; default bfloat16 on CUDA, float32 on CPU")
-    parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    add_device_options(parser)
     parser.add_argument("overrides", nargs="*", help="Hydra overrides on top of the preset")
     args = parser.parse_args(argv)
-    device = torch.device(args.device)
-    dtype = getattr(torch, args.dtype or ("bfloat16" if device.type == "cuda" else "float32"))
+    device, dtype = device_and_dtype(args)
     run, _ = compose_run(PRESETS[args.preset] + args.overrides)
     torch.manual_seed(0)
     model = build_world_model(validated(WorldModelConfig, run.model, "model")).eval().to(device)
@@ -68,7 +67,7 @@ def main(argv: list[str] | None = None) -> None:
                 times.append(time.perf_counter() - start)
     peak = torch.cuda.max_memory_allocated(device) / 2**30 if device.type == "cuda" else None
     print(json.dumps({
-        "preset": args.preset, "device": torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu",
+        "preset": args.preset, "device": device_name(device),
         "threads": torch.get_num_threads(), "dtype": str(dtype).removeprefix("torch."), "method": cfg.method,
         "horizon": cfg.horizon, "samples": cfg.samples, "iterations": cfg.iterations,
         "encoder_params_m": round(sum(p.numel() for p in encoder.parameters()) / 1e6, 1),

@@ -29,6 +29,7 @@ from einops import rearrange
 from torch import Tensor, nn
 
 from encoders.attention import resolve_backend
+from jepa.bench import add_device_options, device_and_dtype, device_name
 from jepa.cli import compose_run
 from jepa.config import OBJECTIVE_SCHEMAS, shallow_dict, validated
 from jepa.ema import ema_update
@@ -220,12 +221,10 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--steps", type=int, default=10, help="timed steps (median reported)")
     parser.add_argument("--warmup", type=int, default=3)
     parser.add_argument("--impl", choices=("ours", "plain", "both"), default="ours")
-    parser.add_argument("--dtype", default=None, help="autocast dtype; default bfloat16 on CUDA, float32 on CPU")
-    parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    add_device_options(parser)
     parser.add_argument("overrides", nargs="*", help="Hydra overrides on top of the preset")
     args = parser.parse_args(argv)
-    device = torch.device(args.device)
-    dtype = getattr(torch, args.dtype or ("bfloat16" if device.type == "cuda" else "float32"))
+    device, dtype = device_and_dtype(args)
     torch.manual_seed(0)
     module, collate, shape, batch_size = build_objective(PRESETS[args.preset] + args.overrides)
     batch_size = args.batch or batch_size
@@ -233,7 +232,7 @@ def main(argv: list[str] | None = None) -> None:
     batches = [module.transfer_batch_to_device(collate([(x, 0) for x in inputs]), device, 0) for _ in range(4)]
     group = batches[0]["groups"][0]
     info = {
-        "preset": args.preset, "device": torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu",
+        "preset": args.preset, "device": device_name(device),
         "threads": torch.get_num_threads(), "dtype": str(dtype).removeprefix("torch."), "batch": batch_size,
         "context_tokens": int(group["ctx_lengths"].sum()), "target_tokens": int(group["tgt_lengths"].sum()),
         "overrides": args.overrides,
