@@ -8,7 +8,10 @@ resumed: a resumed epoch skips the batches already trained on and continues with
 
 from __future__ import annotations
 
+import atexit
+import multiprocessing
 import random
+import signal
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any, NamedTuple
@@ -129,6 +132,22 @@ def unseeded_collate(items: Sequence[Seeded]) -> Any:
     return default_collate([item.sample for item in items])
 
 
+def leave_stop_signals_to_the_main_process(worker_id: int) -> None:
+    """DataLoader ``worker_init_fn``: workers ignore SIGTERM and SIGUSR1. SLURM (at preemption or the time limit)
+    and ``timeout`` signal every process of the job; a worker killed by them would crash the main process before
+    it could save its checkpoint. The main process saves and stops, and ends its workers at exit."""
+    for stop in (signal.SIGTERM, signal.SIGUSR1):
+        signal.signal(stop, signal.SIG_IGN)
+
+
+def end_loader_workers() -> None:
+    """At exit, multiprocessing terminates (SIGTERM) and then joins its daemonic children: loader workers, which
+    ignore SIGTERM, would never end. This runs first (registered later) and kills them."""
+    for child in multiprocessing.active_children():
+        if child.daemon:
+            child.kill()
+
+
 def seeded_loader(dataset: Dataset, batch_size: int, *, shuffle: bool, seed: int, collate_fn: Callable[[list], Any],
                   num_workers: int = 0, pin_memory: bool = False, trainer: Any = None,
                   weights: Sequence[float] | None = None) -> DataLoader:  # fmt: skip
@@ -140,5 +159,9 @@ def seeded_loader(dataset: Dataset, batch_size: int, *, shuffle: bool, seed: int
     drop_last = shuffle and len(dataset) > batch_size * world
     sampler = ResumableBatchSampler(len(dataset), batch_size, seed, shuffle, drop_last, rank, world, consumed, weights)
     pin_memory = pin_memory and torch.cuda.is_available()
+    if num_workers > 0:
+        atexit.unregister(end_loader_workers)  # once, and after multiprocessing's own exit hook (so it runs before)
+        atexit.register(end_loader_workers)
     return DataLoader(SeededDataset(dataset), batch_sampler=sampler, num_workers=num_workers, collate_fn=collate_fn,
-                      persistent_workers=num_workers > 0, pin_memory=pin_memory)  # fmt: skip
+                      persistent_workers=num_workers > 0, pin_memory=pin_memory,
+                      worker_init_fn=leave_stop_signals_to_the_main_process)  # fmt: skip

@@ -92,15 +92,15 @@ def test_a_full_disk_stops_jepa_fit_with_one_message(tmp_path, monkeypatch, caps
 
 def test_sigterm_saves_a_checkpoint_and_stops_then_the_run_resumes(tmp_path):
     run_dir = tmp_path / "run"
-    args = [sys.executable, "-m", "jepa", "fit", *TINY, "trainer.max_steps=100000", "checkpoint.every_n_steps=5",
-            f"hydra.run.dir={run_dir}"]  # fmt: skip
-    proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    args = [sys.executable, "-m", "jepa", "fit", *TINY, "data.num_workers=2", "trainer.max_steps=100000",
+            "checkpoint.every_n_steps=5", f"hydra.run.dir={run_dir}"]  # fmt: skip
+    proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
     deadline = time.time() + 300
     while checkpoint_step(run_dir / "last.ckpt") < 5 and proc.poll() is None and time.time() < deadline:
         time.sleep(0.05)  # training is under way
-    proc.send_signal(signal.SIGTERM)
-    out, _ = proc.communicate(timeout=300)
-    assert proc.returncode == 0 and "SIGTERM: saved" in out
+    os.killpg(proc.pid, signal.SIGTERM)  # every process of the job, loader workers too, as SLURM and timeout do
+    out, err = proc.communicate(timeout=300)
+    assert proc.returncode == 0 and "SIGTERM: saved" in out, err[-2000:]
     step = checkpoint_step(run_dir / "last.ckpt")
     assert 5 <= step < 100000 and json.loads((run_dir / "metrics.json").read_text())["global_step"] == step
     assert main(["fit", *TINY, f"trainer.max_steps={step + 2}", f"hydra.run.dir={run_dir}", "ckpt_path=last"]) == 0
