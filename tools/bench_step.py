@@ -39,20 +39,24 @@ from jepa.objectives.base import JEPAObjective, apply_schedules
 
 PRESETS: dict[str, list[str]] = {
     "vjepa2_vitl16": ["experiment=vjepa2/vitl16", "data.datasets=[bench]"],
-    "ijepa_vith14": ["experiment=ijepa/vith14_in1k"],
+    "ijepa_vith14": ["experiment=ijepa/vith14_in1k", "+data.root=bench"],
     # the quickstart sizes, with sin-cos positions so that the plain-PyTorch step computes the same thing
     "cpu_tiny": ["experiment=vjepa2/quickstart", "model.encoder.use_rope=false"],
     "cpu_tiny_image": ["experiment=ijepa/quickstart", "model.encoder.use_rope=false"],
 }
 
 
-def build_objective(overrides: list[str]) -> tuple[JEPAObjective, MaskCollator, tuple[int, ...], int]:
-    """The objective module of a composed run (no probe), its mask collate, one sample's input shape, the batch."""
+def preset_configs(overrides: list[str]) -> tuple[Any, Any, Any, Any]:
+    """The composed run and its validated model, data and mask configs (no data is read: paths are placeholders)."""
     run, _ = compose_run(overrides)
     model_schema, data_schema, mask_schema = OBJECTIVE_SCHEMAS[run.objective]
     model_cfg = validated(model_schema, run.model, "model")
-    data_cfg = validated(data_schema, run.data, "data")
-    mask_cfg = validated(mask_schema, run.mask, "mask")
+    return run, model_cfg, validated(data_schema, run.data, "data"), validated(mask_schema, run.mask, "mask")
+
+
+def build_objective(overrides: list[str]) -> tuple[JEPAObjective, MaskCollator, tuple[int, ...], int]:
+    """The objective module of a composed run (no probe), its mask collate, one sample's input shape, the batch."""
+    run, model_cfg, data_cfg, mask_cfg = preset_configs(overrides)
     model_cfg.probe.num_classes = 0
     if run.objective == "vjepa":
         from jepa.data.video import mask_generators

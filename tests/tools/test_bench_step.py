@@ -17,6 +17,24 @@ def bench_step() -> ModuleType:
     return load_tool("bench_step")
 
 
+PRESET_SHAPES = {  # encoder size, patch, frames, crop and batch each preset must compose to
+    "vjepa2_vitl16": ("large", 16, 16, 256, 24),
+    "ijepa_vith14": ("huge", 14, 1, 224, 128),
+    "cpu_tiny": ("tiny", 8, 8, 64, 16),
+    "cpu_tiny_image": ("tiny", 4, 1, 32, 32),
+}
+
+
+def test_every_preset_composes_to_its_official_shapes(bench_step: ModuleType) -> None:
+    assert set(bench_step.PRESETS) == set(PRESET_SHAPES)
+    for preset, expected in PRESET_SHAPES.items():
+        _, model, data, _ = bench_step.preset_configs(bench_step.PRESETS[preset])
+        crop = data.crop_size if hasattr(data, "crop_size") else data.img_size
+        frames = data.dataset_fpcs[0] if hasattr(data, "dataset_fpcs") else 1
+        enc = model.encoder
+        assert (enc.size, enc.patch_size, frames, crop, data.batch_size) == expected, preset
+
+
 @pytest.mark.parametrize("preset", ["cpu_tiny", "cpu_tiny_image"])
 def test_plain_pytorch_step_starts_from_our_weights_and_gives_our_loss(bench_step: ModuleType, preset: str) -> None:
     module, collate, shape, _ = bench_step.build_objective(bench_step.PRESETS[preset] + ["data.batch_size=3"])
