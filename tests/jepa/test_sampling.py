@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+from pathlib import Path
+
 import numpy as np
 import pytest
 import torch
@@ -103,3 +107,27 @@ def test_masks_follow_the_sample_not_the_batch_or_the_worker_count():
         for label, (image, context) in other.items():
             torch.testing.assert_close(image, base[label][0])
             assert torch.equal(context, base[label][1])
+
+
+LEFT_MID_EPOCH = """
+import os, signal, torch
+from jepa.sampling import seeded_loader, unseeded_collate
+loader = seeded_loader([torch.zeros(3)] * 100, 4, shuffle=False, seed=0, collate_fn=unseeded_collate, num_workers=2)
+batches = iter(loader)
+next(batches)
+workers = [w.pid for w in batches._workers]
+for pid in workers:
+    os.kill(pid, signal.SIGTERM)  # as SLURM or timeout signal every process of a job
+print(len(next(batches)), *workers)
+"""
+
+
+def test_loader_workers_ignore_sigterm_and_end_with_the_process(tmp_path):
+    script = tmp_path / "left_mid_epoch.py"
+    script.write_text(LEFT_MID_EPOCH)
+    proc = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0 and "killed by signal" not in proc.stderr, proc.stderr[-2000:]
+    size, *workers = (int(word) for word in proc.stdout.split())
+    assert size == 4 and len(workers) == 2, "the workers outlived SIGTERM and kept loading"
+    for pid in workers:
+        assert not Path(f"/proc/{pid}").exists() or "zombie" in Path(f"/proc/{pid}/status").read_text().lower()
