@@ -142,8 +142,9 @@ def leave_stop_signals_to_the_main_process(worker_id: int) -> None:
 
 def end_loader_workers() -> None:
     """At exit, multiprocessing terminates (SIGTERM) and then joins its daemonic children: loader workers, which
-    ignore SIGTERM, would never end. This runs first (registered later) and kills them, with the loader's SIGCHLD
-    handler (which would report the kill as a worker crash) put back to the default."""
+    ignore SIGTERM, would never end. This runs first (registered later) and kills those children instead (what
+    multiprocessing was about to end anyway), with the loader's SIGCHLD handler, which would report the kill as a
+    worker crash, put back to the default."""
     signal.signal(signal.SIGCHLD, signal.SIG_DFL)
     for child in multiprocessing.active_children():
         if child.daemon:
