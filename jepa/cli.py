@@ -13,7 +13,7 @@ from typing import Any
 COMMANDS = ("fit", "validate", "test")
 TOOLS = ("convert", "features")
 USAGE = """usage: jepa {{fit,validate,test}} [experiment=NAME] [KEY=VALUE ...]
-       jepa probe {{linear,knn,attentive,anticipation,inverse_dynamics}} [experiment=NAME] encoder=SOURCE|random
+       jepa probe {{linear,knn,attentive,anticipation,inverse_dynamics}} [experiment=NAME] encoder=SOURCE|random|pixels
                   [KEY=VALUE ...]
        jepa plan [experiment=wm/pusht_quickstart] world_model=CHECKPOINT [plan.episodes=N ...]
        jepa convert SOURCE OUT_DIR [--which encoder] [KEY=VALUE ...]
@@ -29,8 +29,8 @@ ckpt_path=FILE starts from a checkpoint; hydra.run.dir=DIR picks the run directo
 probe evaluates a frozen encoder on the experiment's data: linear (a grid of heads on mean-pooled features, the
 best on held-out train, reported on val), kNN, attentive (a grid of attentive probes; segments x views as in the
 eval/k400, eval/ssv2, eval/in1k experiments), anticipation (EK100-style annotations, eval/ek100) or
-inverse_dynamics (the action between two frames of trajectory episodes, wm/ experiments); encoder=random is a
-fresh encoder of model.encoder's size, the baseline.
+inverse_dynamics (the action between two frames of trajectory episodes, wm/ experiments); the baselines:
+encoder=random is a fresh encoder of model.encoder's size, encoder=pixels the input itself (linear and knn).
 plan runs the goal-reaching protocol in PushT with a world-model checkpoint (jepa fit experiment=wm/...): CEM or
 MPPI in latent space with receding-horizon control against a random policy; success rates, plan.png, plan.gif.
 convert writes model.safetensors + config.json from any pretrained source (official I-JEPA / V-JEPA / V-JEPA 2
@@ -153,8 +153,12 @@ def build_data(run: Any) -> tuple[Any, Any, Any, Any]:
         if run.objective == "world_model":
             data = TrajectoryDataModule(**shallow_dict(data_cfg), seed=run.seed)
         else:
-            module = ImageDataModule if run.objective == "ijepa" else VideoDataModule
-            data = module(**shallow_dict(data_cfg), mask=mask_cfg, seed=run.seed)
+            module = ImageDataModule if run.objective in ("ijepa", "lejepa") else VideoDataModule
+            views_objective = run.objective.startswith("lejepa")
+            if views_objective and data_cfg.views is None:
+                raise InputError(f"objective={run.objective} trains on augmented views: set data.views (e.g. "
+                                 "data.views.num_global=2)")  # fmt: skip
+            data = module(**shallow_dict(data_cfg), mask=None if views_objective else mask_cfg, seed=run.seed)
     except ValueError as err:
         raise InputError(str(err)) from err
     return data, model_cfg, data_cfg, mask_cfg
@@ -165,7 +169,7 @@ def build(run: Any) -> tuple[Any, Any]:
     (filling what comes from the data: probe classes, V-JEPA mask sets and clip lengths)."""
     from jepa.config import shallow_dict
     from jepa.errors import InputError
-    from jepa.objectives import IJEPA, VJEPA, WorldModel
+    from jepa.objectives import IJEPA, VJEPA, LeJEPA, WorldModel
 
     data, model_cfg, data_cfg, mask_cfg = build_data(run)
     try:  # constructors reject values the schema's types cannot (a backend name, a size, a grid that does not fit)
@@ -175,9 +179,12 @@ def build(run: Any) -> tuple[Any, Any]:
             if run.objective == "vjepa":
                 model_cfg.num_mask_sets = model_cfg.num_mask_sets or len(mask_cfg.sets)
                 model_cfg.clip_lengths = model_cfg.clip_lengths or list(data_cfg.dataset_fpcs)
+            if run.objective.startswith("lejepa"):
+                model_cfg.num_global_views = model_cfg.num_global_views or data_cfg.views.num_global
             if model_cfg.probe.num_classes is None:
                 model_cfg.probe.num_classes = data.num_classes
-            model = (IJEPA if run.objective == "ijepa" else VJEPA)(**shallow_dict(model_cfg))
+            module = {"ijepa": IJEPA, "vjepa": VJEPA, "lejepa": LeJEPA, "lejepa_video": LeJEPA}[run.objective]
+            model = module(**shallow_dict(model_cfg))
     except ValueError as err:
         raise InputError(str(err)) from err
     run.model, run.data, run.mask = model_cfg, data_cfg, mask_cfg
@@ -190,6 +197,7 @@ def execute(command: str, run: Any, run_dir: Path) -> dict[str, Any]:
     from lightning.pytorch.utilities.exceptions import SIGTERMException
     from omegaconf import OmegaConf
 
+    from jepa.collapse import CollapseMonitor
     from jepa.errors import InputError
     from jepa.guards import NonFiniteLossError
     from jepa.probes import StartEndProbes
@@ -207,7 +215,7 @@ def execute(command: str, run: Any, run_dir: Path) -> dict[str, Any]:
     print(f"run directory: {run_dir.resolve()}\ndata: {data.source}")
     OmegaConf.save(OmegaConf.structured(run), run_dir / "config.yaml")
     probe = StartEndProbes() if run.final_probe and command == "fit" else None
-    trainer = build_trainer(run, run_dir, [probe] if probe else [])
+    trainer = build_trainer(run, run_dir, [CollapseMonitor(), *([probe] if probe else [])])
     started = time.perf_counter()
     try:
         results = getattr(trainer, command)(model, datamodule=data, ckpt_path=run.ckpt_path)
@@ -234,12 +242,16 @@ PROBES = ("linear", "knn", "attentive", "anticipation", "inverse_dynamics")
 
 
 def probe_encoder(run: Any, model_cfg: Any) -> Any:
-    """The encoder ``jepa probe`` evaluates: ``run.encoder`` loaded, or a fresh one of ``model.encoder``'s size."""
+    """The encoder ``jepa probe`` evaluates: ``run.encoder`` loaded, a fresh one of ``model.encoder``'s size
+    (``random``), or the input itself (``pixels``)."""
+    from encoders.pixels import PixelEncoder
     from encoders.pretrained import load_pretrained
     from jepa.objectives.base import build_encoder
 
     if run.encoder == "random":
         return build_encoder(model_cfg.encoder).eval()
+    if run.encoder == "pixels":
+        return PixelEncoder(model_cfg.encoder.img_size, model_cfg.encoder.num_frames)
     return load_pretrained(run.encoder)
 
 
@@ -254,6 +266,8 @@ def execute_probe(kind: str, run: Any, run_dir: Path) -> dict[str, Any]:
 
     L.seed_everything(run.seed)
     data, model_cfg, data_cfg, _ = build_data(run)
+    if run.encoder == "pixels" and kind not in ("linear", "knn"):
+        raise InputError(f"encoder=pixels is a baseline for the linear and knn probes, not for {kind}")
     encoder = probe_encoder(run, model_cfg)
     size = getattr(data_cfg, "img_size", None) or data_cfg.crop_size
     if tuple(encoder.img_size) != (size, size):
@@ -302,7 +316,8 @@ def _feature_probe(kind: str, run: Any, data: Any, model_cfg: Any, encoder: Any,
     from jepa.probes import cached_features, extract_features, source_fingerprint
 
     cfg, num_classes = run.probe_eval, data.num_classes
-    cache = Path(cfg.feature_cache).expanduser() if cfg.feature_cache and run.encoder != "random" else None
+    cache = (Path(cfg.feature_cache).expanduser() if cfg.feature_cache and run.encoder not in ("random", "pixels")
+             else None)  # fmt: skip
     data_key = json.dumps(OmegaConf.to_container(OmegaConf.structured(run.data)), sort_keys=True, default=str)
     feats = {}
     for split, loader in data.probe_dataloaders().items():

@@ -3,7 +3,8 @@
 ``objective`` picks the schemas of ``model``, ``data`` and ``mask`` (:data:`OBJECTIVE_SCHEMAS`): ``ijepa`` →
 :class:`IJEPAConfig` / :class:`ImageDataConfig` / :class:`MaskConfig`, ``vjepa`` → :class:`VJEPAConfig` /
 :class:`VideoDataConfig` / :class:`VideoMaskConfig`, ``world_model`` → :class:`WorldModelConfig` /
-:class:`TrajectoryDataConfig` / no mask; ``trainer`` → :class:`lightning.Trainer`. Every composed
+:class:`TrajectoryDataConfig` / no mask, ``lejepa`` / ``lejepa_video`` → :class:`LeJEPAConfig` / image or video
+data (with ``views``) / no mask; ``trainer`` → :class:`lightning.Trainer`. Every composed
 config and override is checked against them: an unknown key or a value of the wrong type is an error.
 """
 
@@ -96,26 +97,61 @@ class ProbeConfig:
 
 @dataclass
 class IJEPAConfig:
+    """I-JEPA; ``regularizer`` (none | sigreg | vicreg, :mod:`jepa.regularizers`) adds ``regularizer_weight`` times
+    an anti-collapse term on the context encoder's tokens (none: the official recipe)."""
+
     encoder: EncoderConfig = field(default_factory=EncoderConfig)
     predictor: PredictorConfig = field(default_factory=PredictorConfig)
     optim: OptimConfig = field(default_factory=OptimConfig)
     ema: EMAConfig = field(default_factory=EMAConfig)
     probe: ProbeConfig = field(default_factory=ProbeConfig)
+    regularizer: str = "none"
+    regularizer_weight: float = 0.0
 
 
 @dataclass
 class VJEPAConfig:
     """V-JEPA / V-JEPA 2: ``loss_exp`` 1 is the L1 loss. The predictor has one mask token per mask set and clip
-    length: ``num_mask_sets`` and ``clip_lengths`` come from the mask and data configs when left empty."""
+    length: ``num_mask_sets`` and ``clip_lengths`` come from the mask and data configs when left empty.
+    ``regularizer`` and ``regularizer_weight`` as in :class:`IJEPAConfig`."""
 
     encoder: EncoderConfig = field(default_factory=EncoderConfig)
     predictor: PredictorConfig = field(default_factory=PredictorConfig)
     optim: OptimConfig = field(default_factory=OptimConfig)
     ema: EMAConfig = field(default_factory=EMAConfig)
     probe: ProbeConfig = field(default_factory=ProbeConfig)
+    regularizer: str = "none"
+    regularizer_weight: float = 0.0
     loss_exp: float = 1.0
     num_mask_sets: int | None = None
     clip_lengths: list[int] | None = None
+
+
+@dataclass
+class ProjectorConfig:
+    """LeJEPA's projector: an MLP of ``depth`` linear layers (batch norm and GELU between them) from the pooled
+    encoder features to the ``out_dim`` embeddings that the loss sees; the probes read the encoder, not this."""
+
+    hidden_dim: int = 2048
+    out_dim: int = 128
+    depth: int = 3
+
+
+@dataclass
+class LeJEPAConfig:
+    """LeJEPA (Balestriero & LeCun, 2025): every view's embedding predicts the mean of the global views'
+    embeddings (squared error), plus SIGReg on each view's embeddings; the loss is ``(1 − λ) · prediction + λ ·
+    SIGReg`` with ``λ = sigreg_weight``; no EMA, no stop-gradient. ``num_global_views`` (the first views of a
+    sample are its global ones) comes from ``data.views`` when left empty; ``sigreg_slices`` random directions are
+    redrawn every step."""
+
+    encoder: EncoderConfig = field(default_factory=EncoderConfig)
+    projector: ProjectorConfig = field(default_factory=ProjectorConfig)
+    optim: OptimConfig = field(default_factory=OptimConfig)
+    probe: ProbeConfig = field(default_factory=ProbeConfig)
+    sigreg_weight: float = 0.05
+    sigreg_slices: int = 256
+    num_global_views: int | None = None
 
 
 @dataclass
@@ -166,9 +202,32 @@ class MaskConfig:
 
 
 @dataclass
+class ViewsConfig:
+    """The augmented views a view-based objective (LeJEPA) sees of each sample: ``num_global`` views cropped
+    (random resized crop) to an area share in ``global_scale`` and ``num_local`` in ``local_scale``, all at the
+    data's size; then, each with its probability, a horizontal flip, colour jitter (``jitter_strength`` scales
+    brightness 0.8, contrast 0.8, saturation 0.8, hue 0.2), grayscale, Gaussian blur (``blur_sigma``) and
+    solarisation. Every frame of a clip gets the same draw."""
+
+    num_global: int = 2
+    num_local: int = 4
+    global_scale: tuple[float, float] = (0.3, 1.0)
+    local_scale: tuple[float, float] = (0.05, 0.3)
+    aspect_ratio: tuple[float, float] = (0.75, 1.3333333333333333)
+    horizontal_flip: float = 0.5
+    color_jitter: float = 0.8
+    jitter_strength: float = 0.5
+    grayscale: float = 0.2
+    blur: float = 0.5
+    blur_sigma: tuple[float, float] = (0.1, 2.0)
+    solarize: float = 0.2
+
+
+@dataclass
 class ImageDataConfig:
     """An ImageNet-layout folder ``root/{train,val}/<class>/*``, or the built-in digits when ``root`` is null.
-    ``root`` has no default: the ``data`` group option says which (``images``: digits, ``imagefolder``: required)."""
+    ``root`` has no default: the ``data`` group option says which (``images``: digits, ``imagefolder``: required).
+    ``views`` (view-based objectives): each training sample becomes those augmented views instead of one crop."""
 
     root: str | None = MISSING
     img_size: int = 224
@@ -177,6 +236,7 @@ class ImageDataConfig:
     crop_scale: tuple[float, float] = (0.3, 1.0)
     horizontal_flip: bool = False
     pin_memory: bool = True
+    views: ViewsConfig | None = None
 
 
 @dataclass
@@ -207,7 +267,8 @@ class VideoMaskConfig:
 class VideoDataConfig:
     """Official sample lists (``path label`` .csv or .npy), their mixing weights and clip lengths (frames per clip),
     and exactly one of ``frame_step``, ``fps`` or ``duration``. Names follow the official configs. ``demo_root``
-    instead renders the built-in PushT demo clips into that folder (once) and uses their lists."""
+    instead renders the built-in PushT demo clips into that folder (once) and uses their lists. ``views``
+(view-based objectives): each training clip becomes those augmented views, the same draw for all its frames."""
 
     datasets: list[str] = field(default_factory=list)
     datasets_weights: list[float] | None = None
@@ -225,6 +286,7 @@ class VideoDataConfig:
     pin_memory: bool = True
     backend: str = "auto"
     demo_root: str | None = None
+    views: ViewsConfig | None = None
 
 
 @dataclass
@@ -420,8 +482,8 @@ class RunConfig:
     (weights, optimiser, step, data position; ``last``: the run directory's ``last.ckpt``, if any);
     ``init_weights`` takes only the model weights of a checkpoint (a V-JEPA 2 cooldown). ``final_probe``: fit
     probes on frozen features at the start and at the end of training. ``encoder`` and ``probe_eval`` are for
-    ``jepa probe``: the encoder to evaluate (any ``load_pretrained`` source, or ``random``: a fresh encoder of
-    ``model.encoder``'s size) and the probe settings; ``world_model`` (a world-model checkpoint) and ``plan`` are
+    ``jepa probe``: the encoder to evaluate (any ``load_pretrained`` source, ``random``: a fresh encoder of
+    ``model.encoder``'s size, or ``pixels``: the input itself) and the probe settings; ``world_model`` (a world-model checkpoint) and ``plan`` are
     for ``jepa plan``."""
 
     name: str = "run"
@@ -446,6 +508,8 @@ OBJECTIVE_SCHEMAS: dict[str, tuple[type, type, type]] = {
     "ijepa": (IJEPAConfig, ImageDataConfig, MaskConfig),
     "vjepa": (VJEPAConfig, VideoDataConfig, VideoMaskConfig),
     "world_model": (WorldModelConfig, TrajectoryDataConfig, NoMaskConfig),
+    "lejepa": (LeJEPAConfig, ImageDataConfig, NoMaskConfig),
+    "lejepa_video": (LeJEPAConfig, VideoDataConfig, NoMaskConfig),
 }
 
 

@@ -219,6 +219,7 @@ class MaskCollator:
     A :class:`~jepa.sampling.Seeded` sample's masks are drawn from its own seed, so they are the same whatever
     the worker, rank or restart (the training loaders' case). Others share a generator seeded by (worker seed, call
     number): in a worker the seed is the loader's per-worker seed; in the main process it is ``seed``.
+    A sample whose input is a list of views gives a group whose ``inputs`` is the list of each view's batch.
     Output: ``{"groups": [{"inputs", "labels", "num_frames", masks...}, ...], "num_skipped", "skipped",
     "indices"}``, groups in increasing clip length; ``indices`` are the dataset indices of seeded samples (for
     reports), else ``None``.
@@ -245,7 +246,7 @@ class MaskCollator:
         skipped = [failure for _, s in kept if len(s) > 2 for failure in s[2]]
         by_length: dict[int, list[tuple[int | None, Any]]] = {}
         for seed, sample in kept:
-            inputs = sample[0]
+            inputs = sample[0][0] if isinstance(sample[0], list) else sample[0]  # a list: a sample's views
             by_length.setdefault(inputs.shape[-3] if inputs.ndim >= 4 else 1, []).append((seed, sample[:2]))
         shared = self._rng() if self.mask_sets is not None and any(seed is None for seed, _ in kept) else None
         groups = []

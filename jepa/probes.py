@@ -92,10 +92,14 @@ def knn_top1(
     return float((votes.argmax(1).numpy() == val[1]).mean())
 
 
+PROBE_NAMES = {"probe": "linear probe (all labels)", "probe10": "linear probe (10 labels/class)", "knn": "kNN (k=20)"}
+
+
 class StartEndProbes(Callback):
-    """Fits linear probes (all labels, and 10 labels per class) and a kNN classifier on the frozen target encoder at
-    the start of fitting and again at the end; the accuracies are printed and kept in ``results``
-    (``probe_top1_start``, ``probe10_top1_end``, ``knn_top1_end``, ...)."""
+    """Fits linear probes (all labels, and 10 labels per class) and a kNN classifier on the frozen features of the
+    objective's ``feature_encoder`` at the start of fitting (random init, for a fresh run) and at the end, and on
+    the raw pixels; prints the three side by side and keeps them in ``results`` (``probe_top1_pixels``,
+    ``probe_top1_start``, ``knn_top1_end``, ...)."""
 
     def __init__(self) -> None:
         self.start_state: dict[str, Any] | None = None
@@ -103,25 +107,31 @@ class StartEndProbes(Callback):
         self.results: dict[str, float] = {}
 
     def on_fit_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
-        self.start_state = copy.deepcopy(pl_module.target_encoder.state_dict())
+        self.start_state = copy.deepcopy(pl_module.feature_encoder.state_dict())
         self.start_step = trainer.global_step
 
     def on_fit_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        from encoders.pixels import PixelEncoder
+
         if self.start_state is None or not trainer.is_global_zero:
             return
         loaders = trainer.datamodule.probe_dataloaders()
-        start_encoder = copy.deepcopy(pl_module.target_encoder)
+        end_encoder = pl_module.feature_encoder
+        start_encoder = copy.deepcopy(end_encoder)
         start_encoder.load_state_dict(self.start_state)
-        encoders = (("start", start_encoder, self.start_step), ("end", pl_module.target_encoder, trainer.global_step))
+        encoders = (("pixels", PixelEncoder(end_encoder.img_size[0]), None), ("start", start_encoder, self.start_step),
+                    ("end", end_encoder, trainer.global_step))  # fmt: skip
         for label, encoder, step in encoders:
             feats = {split: extract_features(encoder, loader, pl_module.device, f"probe features ({label}, {split})")
                      for split, loader in loaders.items()}  # fmt: skip
             self.results[f"probe_top1_{label}"] = linear_probe_top1(feats["train"], feats["val"])
             self.results[f"probe10_top1_{label}"] = linear_probe_top1(feats["train"], feats["val"], per_class=10)
             self.results[f"knn_top1_{label}"] = knn_top1(feats["train"], feats["val"])
-            self.results[f"probe_step_{label}"] = step
-        names = {"probe": "linear probe (all labels)", "probe10": "linear probe (10 labels/class)", "knn": "kNN (k=20)"}
-        print(f"frozen target encoder, top-1 on val: step {self.start_step} → step {trainer.global_step}")
-        for probe, name in names.items():
-            start, end = self.results[f"{probe}_top1_start"], self.results[f"{probe}_top1_end"]
-            print(f"  {name:<32} {start:.3f} → {end:.3f}")
+            if step is not None:
+                self.results[f"probe_step_{label}"] = step
+        start = f"step {self.start_step}" + (" (random init)" if self.start_step == 0 else "")
+        columns = ("raw pixels", start, f"step {trainer.global_step}")
+        print(f"frozen features, top-1 on val    {columns[0]:>12}  {columns[1]:>22}  {columns[2]:>12}")
+        for probe, name in PROBE_NAMES.items():
+            row = [self.results[f"{probe}_top1_{label}"] for label in ("pixels", "start", "end")]
+            print(f"  {name:<30} {row[0]:>12.3f}  {row[1]:>22.3f}  {row[2]:>12.3f}")

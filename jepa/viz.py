@@ -155,6 +155,9 @@ CURVES = {
     "learning rate": ("train/lr",),
     "EMA momentum": ("train/ema",),
     "online probe top-1": ("train/probe_top1", "val/probe_top1"),
+    "loss terms": ("train/prediction", "train/sigreg", "train/regularizer"),
+    "effective rank (RankMe)": ("val/rank_target", "val/rank_context", "val/rank_encoder", "val/rank_embedding"),
+    "mean per-dimension std": ("val/std_target", "val/std_context", "val/std_encoder", "val/std_embedding"),
 }
 
 
@@ -171,7 +174,8 @@ def read_metrics(path: Path) -> dict[str, tuple[np.ndarray, np.ndarray]]:
 
 
 def plot_curves(run_dir: Path, out: Path | None = None) -> Path:
-    """``curves.png`` (or ``out``): loss, learning rate, EMA and online-probe accuracy of a run directory."""
+    """``curves.png`` (or ``out``): loss and its terms, learning rate, EMA, online-probe accuracy, and the effective
+    rank and per-dimension std of the features (collapse) of a run directory."""
     import matplotlib
 
     matplotlib.use("Agg")

@@ -1,4 +1,4 @@
-"""Heads that map frozen features to labels: a linear head on pooled features and the attentive probe."""
+"""Heads on encoder features: a linear head on pooled features, LeJEPA's projector, and the attentive probe."""
 
 from __future__ import annotations
 
@@ -21,6 +21,27 @@ class LinearHead(nn.Module):
 
     def forward(self, features: Tensor) -> Tensor:
         return self.linear(self.norm(features))
+
+
+class ProjectionHead(nn.Module):
+    """An MLP of ``depth`` linear layers, batch norm and GELU between them (LeJEPA's projector); ``depth`` 0 is the
+    identity, so that the loss sees the pooled encoder features themselves."""
+
+    def __init__(self, in_dim: int, hidden_dim: int, out_dim: int, depth: int) -> None:
+        super().__init__()
+        if depth < 0:
+            raise ValueError(f"model.projector.depth={depth}: must be 0 or more")
+        layers: list[nn.Module] = []
+        dims = [in_dim] + [hidden_dim] * (depth - 1) + [out_dim]
+        for i in range(depth):
+            layers.append(nn.Linear(dims[i], dims[i + 1]))
+            if i < depth - 1:
+                layers += [nn.BatchNorm1d(dims[i + 1]), nn.GELU()]
+        self.mlp = nn.Sequential(*layers)
+        self.out_dim = out_dim if depth else in_dim
+
+    def forward(self, features: Tensor) -> Tensor:
+        return self.mlp(features)
 
 
 class CrossAttention(nn.Module):

@@ -157,7 +157,7 @@ class PlainStep(nn.Module):
 def ours_step(module: JEPAObjective, optimizer: torch.optim.Optimizer, total: int) -> Callable[[Any, int], Tensor]:
     def step(batch: Any, i: int) -> Tensor:
         apply_schedules(optimizer, module.optim_cfg, i, total)
-        loss, _, _ = module.jepa_loss(batch)
+        loss = module.compute_loss(batch).loss
         loss.backward()
         optimizer.step()
         optimizer.zero_grad(set_to_none=True)

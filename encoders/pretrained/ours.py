@@ -20,7 +20,7 @@ def read_lightning(raw: dict[str, Any], source: str, which: str) -> Checkpoint:
     if which not in ("target_encoder", "encoder"):
         raise PretrainedError(f"which={which!r}: choose target_encoder or encoder")
     state, hp = raw["state_dict"], raw.get("hyper_parameters", {})
-    encoder = strip(state, f"{which}.")
+    encoder = strip(state, f"{which}.") or strip(state, "encoder.")  # objectives without a target (LeJEPA): its encoder
     predictor = strip(state, "predictor.") or None
     enc = hp.get("encoder", {})
     hints = {k: enc[k] for k in ("num_frames", "tubelet_size", "use_rope", "rope_tiled_freqs", "uniform_power")

@@ -15,9 +15,10 @@ from torchvision import transforms as T
 from torchvision.datasets import ImageFolder
 from torchvision.datasets.folder import IMG_EXTENSIONS
 
-from jepa.config import MaskConfig, shallow_dict, validated
+from jepa.config import MaskConfig, ViewsConfig, shallow_dict, validated
 from jepa.data.digits import DigitsDataset
 from jepa.data.splits import holdout_split
+from jepa.data.views import AugmentedViews
 from jepa.errors import InputError
 from jepa.masks import MaskCollator, MultiBlockMask2D
 from jepa.sampling import seeded_loader
@@ -75,7 +76,8 @@ def _split_dir(root: Path, split: str) -> Path:
 
 
 class ImageDataModule(L.LightningDataModule):
-    """Train/val loaders of images (masks attached when ``mask`` is given) and mask-free loaders for probes."""
+    """Train/val loaders of images (masks attached when ``mask`` is given; each image made into augmented views
+    when ``views`` is) and mask-free loaders of single evaluation crops for probes."""
 
     def __init__(
         self,
@@ -88,6 +90,7 @@ class ImageDataModule(L.LightningDataModule):
         pin_memory: bool = True,
         mask: MaskConfig | dict[str, Any] | None = None,
         seed: int = 0,
+        views: ViewsConfig | dict[str, Any] | None = None,
     ) -> None:
         super().__init__()
         self.root = Path(root).expanduser() if root else None
@@ -96,6 +99,7 @@ class ImageDataModule(L.LightningDataModule):
         self.img_size, self.batch_size, self.num_workers = img_size, batch_size, num_workers
         self.crop_scale, self.horizontal_flip, self.pin_memory = tuple(crop_scale), horizontal_flip, pin_memory
         self.mask = MultiBlockMask2D(**shallow_dict(validated(MaskConfig, mask, "mask"))) if mask is not None else None
+        self.views = AugmentedViews(views, img_size) if views is not None else None
         self.seed = seed
         self.datasets: dict[str, Dataset] = {}
 
@@ -114,7 +118,9 @@ class ImageDataModule(L.LightningDataModule):
 
     def setup(self, stage: str | None = None) -> None:
         if not self.datasets:
-            self.datasets = {"train": self._make("train", True), "val": self._make("val", False)}
+            train = self._make("train", True, self.views)
+            val = self._make("val", False, self.views)  # with views, validation sees seeded views too (its loss)
+            self.datasets = {"train": train, "val": val}
             train_classes, val_classes = self.datasets["train"].classes, self.datasets["val"].classes
             if train_classes != val_classes:
                 raise InputError(f"data.root={self.root}: train and val have different class folders")
@@ -147,7 +153,7 @@ class ImageDataModule(L.LightningDataModule):
     def probe_dataloaders(self) -> dict[str, DataLoader]:
         """Mask-free loaders of both splits with the evaluation transform, for frozen-feature probes."""
         self.setup()
-        splits = {"train": self._make("train", False), "val": self.datasets["val"]}
+        splits = {"train": self._make("train", False), "val": self._make("val", False)}
         return {name: self._loader(ds, False, None, self.seed) for name, ds in splits.items()}
 
     def segment_dataloaders(self, num_segments: int, num_views: int, augment: bool,
@@ -162,5 +168,5 @@ class ImageDataModule(L.LightningDataModule):
             raise InputError(f"data.root={self.root}: {err}") from err
         train = Subset(self._make("train", True, probe_train_transform(self.img_size, augment)), fit)
         splits = {"train": train, "holdout": Subset(self._make("train", False), held),
-                  "val": self.datasets["val"]}  # fmt: skip
+                  "val": self._make("val", False)}  # fmt: skip
         return {name: self._loader(ds, name == "train", None, self.seed) for name, ds in splits.items()}

@@ -22,13 +22,14 @@ from torch import Tensor
 from torch.utils.data import DataLoader, Dataset
 from torchvision.io import ImageReadMode, decode_image
 
-from jepa.config import VideoMaskConfig, validated
+from jepa.config import VideoMaskConfig, ViewsConfig, validated
 from jepa.data.clip_sampling import check_one_rate, clip_frame_step, clip_indices
 from jepa.data.demo_videos import make_demo_videos
 from jepa.data.splits import holdout_split
 from jepa.data.video_lists import ListedSample, class_names, read_sample_list
 from jepa.data.video_readers import open_video
 from jepa.data.video_transforms import ClipTransform, MultiViewTransform
+from jepa.data.views import AugmentedViews
 from jepa.errors import InputError
 from jepa.masks import MaskCollator, MultiBlockMask3D
 from jepa.sampling import seeded_loader
@@ -125,7 +126,8 @@ class VideoDataset(Dataset):
 
 class VideoDataModule(L.LightningDataModule):
     """Train/val loaders of clips from official sample lists, with V-JEPA multi-block mask sets attached in the
-    collate (per clip length), and mask-free loaders for frozen-feature probes. Keys keep the official names;
+    collate (per clip length; each clip made into augmented views when ``views`` is given), and mask-free loaders
+    for frozen-feature probes. Keys keep the official names;
     ``demo_root`` renders the built-in PushT demo clips there (once) and uses their lists."""
 
     def __init__(
@@ -148,6 +150,7 @@ class VideoDataModule(L.LightningDataModule):
         demo_root: str | None = None,
         mask: VideoMaskConfig | dict[str, Any] | None = None,
         seed: int = 0,
+        views: ViewsConfig | dict[str, Any] | None = None,
     ) -> None:
         super().__init__()
         if not datasets and demo_root is None:
@@ -180,6 +183,7 @@ class VideoDataModule(L.LightningDataModule):
         self.mask_sets = (
             mask_generators(validated(VideoMaskConfig, mask, "mask"), self.fpcs) if mask is not None else None
         )
+        self.views = AugmentedViews(views, crop_size) if views is not None else None
         self.datasets: dict[str, VideoDataset] = {}
         self.warned: set[str] = set()
 
@@ -196,8 +200,9 @@ class VideoDataModule(L.LightningDataModule):
         """The samples of ``lists``, class names numbered as in the training lists."""
         return [s for source, name in enumerate(lists) for s in read_sample_list(name, source, self.class_names)]
 
-    def _make(self, lists: Sequence[str], fpcs: Sequence[int], train_aug: bool) -> VideoDataset:
-        transform = ClipTransform(self.crop_size, train_aug, self.scale, self.ratio, self.horizontal_flip)
+    def _make(self, lists: Sequence[str], fpcs: Sequence[int], train_aug: bool,
+              views: AugmentedViews | None = None) -> VideoDataset:  # fmt: skip
+        transform = views or ClipTransform(self.crop_size, train_aug, self.scale, self.ratio, self.horizontal_flip)
         return VideoDataset(self._samples(lists), fpcs, transform, random_clip_sampling=train_aug,
                             backend=self.backend, **self.rate)  # fmt: skip
 
@@ -215,11 +220,11 @@ class VideoDataModule(L.LightningDataModule):
             return
         if self.demo_root is not None:
             make_demo_videos(self.demo_root)
-        train = self._make(self.lists, self.fpcs, True)
+        train = self._make(self.lists, self.fpcs, True, self.views)
         train.check_readable(self.lists)
         self.datasets = {"train": train}
         if self.val_lists:
-            val = self._make(self.val_lists, [max(self.fpcs)] * len(self.val_lists), False)
+            val = self._make(self.val_lists, [max(self.fpcs)] * len(self.val_lists), False, self.views)
             self._check_classes(val)
             val.check_readable(self.val_lists)
             self.datasets["val"] = val
@@ -269,8 +274,8 @@ class VideoDataModule(L.LightningDataModule):
         if "val" not in self.datasets:
             raise InputError("probes need data.val_datasets (lists of labelled clips to evaluate on)")
         train = self._make(self.lists, self.fpcs, False)
-        return {name: self._loader(ds, False, None, self.seed) for name, ds in
-                (("train", train), ("val", self.datasets["val"]))}  # fmt: skip
+        val = self._make(self.val_lists, [max(self.fpcs)] * len(self.val_lists), False)
+        return {name: self._loader(ds, False, None, self.seed) for name, ds in (("train", train), ("val", val))}
 
     def segment_dataloaders(
         self, num_segments: int, num_views: int, augment: bool, holdout: float

@@ -11,7 +11,7 @@ mean-pooled target features shows learning as it happens.
 from __future__ import annotations
 
 import copy
-from typing import Any
+from typing import Any, NamedTuple
 
 import lightning as L
 import torch
@@ -23,6 +23,7 @@ from encoders.packing import gather_packed
 from jepa.config import EMAConfig, EncoderConfig, OptimConfig, PredictorConfig, ProbeConfig
 from jepa.ema import ema_update
 from jepa.guards import NonFiniteLossGuard
+from jepa.regularizers import REGULARIZERS, build_regularizer
 from jepa.schedules import cosine, linear, warmup_then
 from predictors import LinearHead, MaskTokenPredictor
 
@@ -97,36 +98,47 @@ def apply_schedules(optimizer: torch.optim.Optimizer, cfg: OptimConfig, step: in
     return lr, wd
 
 
-class JEPAObjective(L.LightningModule):
-    """Context encoder, EMA target encoder, mask-token predictor and an online linear probe; subclasses choose the
-    per-token loss and which mask token each mask set uses."""
+class StepOutput(NamedTuple):
+    """What an objective computes on a batch: the loss to minimise, pooled features and labels for the online
+    probe, the loss's parts to log, and pooled representations whose collapse :mod:`jepa.collapse` watches."""
 
-    def __init__(
-        self,
-        encoder: EncoderConfig,
-        predictor: PredictorConfig,
-        optim: OptimConfig,
-        ema: EMAConfig,
-        probe: ProbeConfig,
-        num_mask_tokens: int = 1,
-    ) -> None:
+    loss: Tensor
+    pooled: Tensor
+    labels: Tensor
+    terms: dict[str, Tensor]
+    features: dict[str, Tensor]
+
+
+def move_inputs(value: Any, device: torch.device) -> Any:
+    """A tensor, or a list of views' tensors, on ``device``."""
+    if isinstance(value, list):
+        return [v.to(device, non_blocking=True) for v in value]
+    return value.to(device, non_blocking=True)
+
+
+class PretrainingObjective(L.LightningModule):
+    """What every pretraining objective shares: scheduled AdamW over ``trained_modules``, an online linear probe on
+    detached pooled features, the non-finite loss guard, the count of skipped samples; subclasses compute a
+    :class:`StepOutput` per batch and name the encoder that probes and exports read (``feature_encoder``)."""
+
+    def __init__(self, optim: OptimConfig, probe: ProbeConfig, embed_dim: int) -> None:
         super().__init__()
-        self.encoder_cfg, self.predictor_cfg, self.optim_cfg = encoder, predictor, optim
-        self.ema_cfg, self.probe_cfg = ema, probe
-        self.encoder = build_encoder(encoder)
-        self.target_encoder = copy.deepcopy(self.encoder).requires_grad_(False)
-        self.predictor = build_predictor(predictor, self.encoder, num_mask_tokens, encoder.uniform_power)
-        self.probe = LinearHead(self.encoder.embed_dim, probe.num_classes) if probe.num_classes else None
+        self.optim_cfg, self.probe_cfg = optim, probe
+        self.probe = LinearHead(embed_dim, probe.num_classes) if probe.num_classes else None
         self.skipped_samples = 0
         self.guard = NonFiniteLossGuard(optim.max_nonfinite_steps)
 
-    def token_loss(self, pred: Tensor, target: Tensor) -> Tensor:
-        """Loss of each predicted token ``[T, D] → [T]``."""
+    @property
+    def feature_encoder(self) -> VisionTransformer:
+        """The encoder whose features are probed and exported."""
         raise NotImplementedError
 
-    def mask_token_offset(self, num_frames: int) -> int:
-        """Index of the first mask token used for clips of ``num_frames`` frames (mask set ``m`` adds ``m``)."""
-        return 0
+    def trained_modules(self) -> list[nn.Module]:
+        """The modules the optimiser trains (besides the online probe)."""
+        raise NotImplementedError
+
+    def compute_loss(self, batch: dict[str, Any]) -> StepOutput:
+        raise NotImplementedError
 
     def total_steps(self) -> int:
         """The steps the schedules span: ``optim.schedule_steps``, else the run's."""
@@ -144,7 +156,7 @@ class JEPAObjective(L.LightningModule):
         self.load_state_dict(state, strict=True)
 
     def configure_optimizers(self) -> torch.optim.Optimizer:
-        groups = param_groups([self.encoder, self.predictor])
+        groups = param_groups(self.trained_modules())
         if self.probe is not None:
             groups.append({"params": list(self.probe.parameters()), "weight_decay": 0.0, "scheduled_wd": False,
                            "fixed_lr": self.probe_cfg.lr})  # fmt: skip
@@ -155,13 +167,101 @@ class JEPAObjective(L.LightningModule):
         )  # fmt: skip
 
     def transfer_batch_to_device(self, batch: dict[str, Any], device: torch.device, dataloader_idx: int) -> Any:
-        groups = [{k: (v.to(device, non_blocking=True) if k in DEVICE_KEYS else v) for k, v in g.items()}
+        groups = [{k: (move_inputs(v, device) if k in DEVICE_KEYS else v) for k, v in g.items()}
                   for g in batch["groups"]]  # fmt: skip
         return {**batch, "groups": groups}
 
     def on_train_batch_start(self, batch: dict[str, Any], batch_idx: int) -> None:
         lr, wd = apply_schedules(self.optimizers().optimizer, self.optim_cfg, self.global_step, self.total_steps())
         self.log_dict({"train/lr": lr, "train/wd": wd}, on_step=True, on_epoch=False)
+
+    def probe_step(self, pooled: Tensor, labels: Tensor, stage: str) -> Tensor:
+        """Cross-entropy and top-1 of the linear probe on detached mean-pooled features."""
+        if self.probe is None:
+            return pooled.new_zeros(())
+        logits = self.probe(pooled.detach())
+        loss = F.cross_entropy(logits, labels)
+        top1 = (logits.argmax(-1) == labels).float().mean()
+        self.log_dict({f"{stage}/probe_loss": loss, f"{stage}/probe_top1": top1}, prog_bar=stage != "train",
+                      batch_size=labels.numel())  # fmt: skip
+        return loss
+
+    def log_terms(self, out: StepOutput, stage: str) -> None:
+        self.log(f"{stage}/loss", out.loss, prog_bar=True, batch_size=out.labels.numel())
+        if out.terms:
+            self.log_dict({f"{stage}/{k}": v for k, v in out.terms.items()}, batch_size=out.labels.numel())
+
+    def training_step(self, batch: dict[str, Any], batch_idx: int) -> Tensor | None:
+        out = self.compute_loss(batch)
+        probe_loss = self.probe_step(out.pooled, out.labels, "train")
+        self.skipped_samples += int(batch["num_skipped"])
+        self.log_terms(out, "train")
+        self.log("data/skipped", float(self.skipped_samples), on_step=True, on_epoch=False)
+        return self.guard(self, out.loss + probe_loss, batch.get("indices"))
+
+    def _eval_step(self, batch: dict[str, Any], stage: str) -> dict[str, Tensor]:
+        out = self.compute_loss(batch)
+        self.probe_step(out.pooled, out.labels, stage)
+        self.log_terms(out, stage)
+        return {k: v.detach() for k, v in out.features.items()}
+
+    def validation_step(self, batch: dict[str, Any], batch_idx: int) -> dict[str, Tensor]:
+        return self._eval_step(batch, "val")
+
+    def test_step(self, batch: dict[str, Any], batch_idx: int) -> dict[str, Tensor]:
+        return self._eval_step(batch, "test")
+
+
+def pool_packed(tokens: Tensor, lengths: Tensor) -> Tensor:
+    """The mean of each packed sequence ``[sum(lengths), D] → [len(lengths), D]``."""
+    owner = torch.repeat_interleave(torch.arange(len(lengths)), lengths.cpu()).to(tokens.device)
+    sums = tokens.new_zeros(len(lengths), tokens.shape[-1]).index_add_(0, owner, tokens)
+    return sums / lengths.to(tokens.device).clamp(min=1)[:, None].to(tokens.dtype)
+
+
+class JEPAObjective(PretrainingObjective):
+    """Context encoder, EMA target encoder, mask-token predictor and an online linear probe; subclasses choose the
+    per-token loss and which mask token each mask set uses. ``regularizer`` (:mod:`jepa.regularizers`) adds
+    ``regularizer_weight`` times an anti-collapse term on the context encoder's tokens."""
+
+    def __init__(
+        self,
+        encoder: EncoderConfig,
+        predictor: PredictorConfig,
+        optim: OptimConfig,
+        ema: EMAConfig,
+        probe: ProbeConfig,
+        num_mask_tokens: int = 1,
+        regularizer: str = "none",
+        regularizer_weight: float = 0.0,
+    ) -> None:
+        if regularizer_weight < 0:
+            raise ValueError(f"model.regularizer_weight={regularizer_weight}: must be 0 or more")
+        if regularizer not in REGULARIZERS:
+            raise ValueError(f"model.regularizer={regularizer!r}: choose one of {', '.join(REGULARIZERS)}")
+        built = build_encoder(encoder)
+        super().__init__(optim, probe, built.embed_dim)
+        self.encoder_cfg, self.predictor_cfg, self.ema_cfg = encoder, predictor, ema
+        self.encoder = built
+        self.target_encoder = copy.deepcopy(self.encoder).requires_grad_(False)
+        self.predictor = build_predictor(predictor, self.encoder, num_mask_tokens, encoder.uniform_power)
+        self.regularizer = build_regularizer(regularizer)
+        self.regularizer_weight = regularizer_weight
+
+    @property
+    def feature_encoder(self) -> VisionTransformer:
+        return self.target_encoder
+
+    def trained_modules(self) -> list[nn.Module]:
+        return [self.encoder, self.predictor]
+
+    def token_loss(self, pred: Tensor, target: Tensor) -> Tensor:
+        """Loss of each predicted token ``[T, D] → [T]``."""
+        raise NotImplementedError
+
+    def mask_token_offset(self, num_frames: int) -> int:
+        """Index of the first mask token used for clips of ``num_frames`` frames (mask set ``m`` adds ``m``)."""
+        return 0
 
     def optimizer_step(self, *args: Any, **kwargs: Any) -> None:
         """The AdamW step, then the EMA update of the target encoder: both before any checkpoint of this step is
@@ -171,8 +271,9 @@ class JEPAObjective(L.LightningModule):
         ema_update(self.target_encoder, self.encoder, momentum)
         self.log("train/ema", momentum, on_step=True, on_epoch=False)
 
-    def group_loss(self, group: dict[str, Any]) -> tuple[Tensor, Tensor]:
-        """Per-mask-set mean losses ``[M]`` of one group of equal clip length, and the target encoder's output."""
+    def group_loss(self, group: dict[str, Any]) -> tuple[Tensor, Tensor, Tensor]:
+        """Per-mask-set mean losses ``[M]`` of one group of equal clip length, the target encoder's output and the
+        context encoder's packed tokens."""
         inputs = group["inputs"]
         ctx_lengths, ctx_owner, ctx_set = group["ctx_lengths"], group["ctx_owner"], group["ctx_set"]
         tgt_lengths, tgt_owner = group["tgt_lengths"], group["tgt_owner"]
@@ -191,44 +292,25 @@ class JEPAObjective(L.LightningModule):
         num_sets = int(ctx_set.max()) + 1
         sums = per_token.new_zeros(num_sets).index_add_(0, token_set, per_token)
         counts = torch.bincount(token_set, minlength=num_sets).clamp(min=1)
-        return sums / counts, full
+        return sums / counts, full, context
 
-    def jepa_loss(self, batch: dict[str, Any]) -> tuple[Tensor, Tensor, Tensor]:
-        """The loss averaged over mask sets and clip-length groups, pooled target features and their labels."""
-        losses, pooled, labels = [], [], []
+    def compute_loss(self, batch: dict[str, Any]) -> StepOutput:
+        """The prediction loss averaged over mask sets and clip-length groups (plus the weighted regulariser on the
+        context tokens), pooled target features and their labels."""
+        losses, pooled, labels, contexts, context_pooled = [], [], [], [], []
         for group in batch["groups"]:
-            per_set, full = self.group_loss(group)
+            per_set, full, context = self.group_loss(group)
             losses.append(per_set)
             pooled.append(full.float().mean(dim=1))
             labels.append(group["labels"])
-        return torch.cat(losses).mean(), torch.cat(pooled), torch.cat(labels)
-
-    def probe_step(self, pooled: Tensor, labels: Tensor, stage: str) -> Tensor:
-        """Cross-entropy and top-1 of the linear probe on detached mean-pooled target features."""
-        if self.probe is None:
-            return pooled.new_zeros(())
-        logits = self.probe(pooled.detach())
-        loss = F.cross_entropy(logits, labels)
-        top1 = (logits.argmax(-1) == labels).float().mean()
-        self.log_dict({f"{stage}/probe_loss": loss, f"{stage}/probe_top1": top1}, prog_bar=stage != "train",
-                      batch_size=labels.numel())  # fmt: skip
-        return loss
-
-    def training_step(self, batch: dict[str, Any], batch_idx: int) -> Tensor | None:
-        loss, pooled, labels = self.jepa_loss(batch)
-        probe_loss = self.probe_step(pooled, labels, "train")
-        self.skipped_samples += int(batch["num_skipped"])
-        self.log("train/loss", loss, prog_bar=True, batch_size=labels.numel())
-        self.log("data/skipped", float(self.skipped_samples), on_step=True, on_epoch=False)
-        return self.guard(self, loss + probe_loss, batch.get("indices"))
-
-    def _eval_step(self, batch: dict[str, Any], stage: str) -> None:
-        loss, pooled, labels = self.jepa_loss(batch)
-        self.probe_step(pooled, labels, stage)
-        self.log(f"{stage}/loss", loss, prog_bar=True, batch_size=labels.numel())
-
-    def validation_step(self, batch: dict[str, Any], batch_idx: int) -> None:
-        self._eval_step(batch, "val")
-
-    def test_step(self, batch: dict[str, Any], batch_idx: int) -> None:
-        self._eval_step(batch, "test")
+            contexts.append(context)
+            context_pooled.append(pool_packed(context.detach().float(), group["ctx_lengths"]))
+        prediction = torch.cat(losses).mean()
+        terms: dict[str, Tensor] = {}
+        loss = prediction
+        if self.regularizer is not None:
+            terms = {"prediction": prediction, "regularizer": self.regularizer(torch.cat(contexts), self.global_step)}
+            loss = prediction + self.regularizer_weight * terms["regularizer"]
+        pooled_t = torch.cat(pooled)
+        return StepOutput(loss, pooled_t, torch.cat(labels), terms,
+                          {"target": pooled_t, "context": torch.cat(context_pooled)})  # fmt: skip

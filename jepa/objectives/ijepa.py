@@ -12,7 +12,8 @@ from jepa.objectives.base import JEPAObjective
 
 
 class IJEPA(JEPAObjective):
-    """I-JEPA: one mask set (four target blocks per sample), one mask token, smooth-L1 on layer-normed targets."""
+    """I-JEPA: one mask set (four target blocks per sample), one mask token, smooth-L1 on layer-normed targets;
+    optionally an anti-collapse ``regularizer`` on the context tokens."""
 
     def __init__(
         self,
@@ -21,6 +22,8 @@ class IJEPA(JEPAObjective):
         optim: OptimConfig | dict[str, Any] | None = None,
         ema: EMAConfig | dict[str, Any] | None = None,
         probe: ProbeConfig | dict[str, Any] | None = None,
+        regularizer: str = "none",
+        regularizer_weight: float = 0.0,
     ) -> None:
         configs = {
             "encoder": validated(EncoderConfig, encoder, "model.encoder"),
@@ -29,8 +32,9 @@ class IJEPA(JEPAObjective):
             "ema": validated(EMAConfig, ema, "model.ema"),
             "probe": validated(ProbeConfig, probe, "model.probe"),
         }
-        super().__init__(**configs)
-        self.save_hyperparameters({k: as_plain(v) for k, v in configs.items()})
+        super().__init__(**configs, regularizer=regularizer, regularizer_weight=regularizer_weight)
+        self.save_hyperparameters({**{k: as_plain(v) for k, v in configs.items()}, "regularizer": regularizer,
+                                   "regularizer_weight": regularizer_weight})  # fmt: skip
 
     def token_loss(self, pred: Tensor, target: Tensor) -> Tensor:
         return F.smooth_l1_loss(pred, target, reduction="none").mean(dim=-1)

@@ -30,7 +30,8 @@ class VJEPA(JEPAObjective):
                              f"({self.clip_lengths[-1]} frames)")  # fmt: skip
         super().__init__(
             cfg.encoder, cfg.predictor, cfg.optim, cfg.ema, cfg.probe,
-            num_mask_tokens=cfg.num_mask_sets * len(self.clip_lengths),
+            num_mask_tokens=cfg.num_mask_sets * len(self.clip_lengths), regularizer=cfg.regularizer,
+            regularizer_weight=cfg.regularizer_weight,
         )  # fmt: skip
         self.loss_exp, self.num_mask_sets = cfg.loss_exp, cfg.num_mask_sets
         self.save_hyperparameters(as_plain(cfg))

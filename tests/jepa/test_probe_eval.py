@@ -2,6 +2,7 @@
 
 import json
 
+import numpy as np
 import pytest
 import torch
 
@@ -68,3 +69,20 @@ def test_jepa_probe_errors(tmp_path, capsys):
     assert "takes 64x64 inputs but the data gives 32x32" in capsys.readouterr().err
     assert main(["probe", "knn", *QUICK, "encoder=/no/such.ckpt", f"hydra.run.dir={tmp_path}"]) == 2
     assert "no such file or folder" in capsys.readouterr().err
+
+
+def test_pixels_baseline_goes_through_the_same_probes(tmp_path, capsys):
+    from jepa.data.digits import DigitsDataset
+    from jepa.data.images import eval_transform
+    from jepa.probes import knn_top1
+
+    assert main(["probe", "knn", *QUICK, "encoder=pixels", f"hydra.run.dir={tmp_path / 'knn'}"]) == 0
+    knn = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    splits = {s: DigitsDataset(s, eval_transform(32)) for s in ("train", "val")}
+    flat = {s: (np.stack([d[i][0].flatten().numpy() for i in range(len(d))]), d.targets) for s, d in splits.items()}
+    assert knn["encoder"] == "pixels" and knn["top1"] == pytest.approx(knn_top1(flat["train"], flat["val"]), abs=1e-9)
+    assert knn["top1"] > 0.95  # raw digits are easy for a nearest-neighbour vote
+    assert main(["probe", "linear", *QUICK, "encoder=pixels", f"hydra.run.dir={tmp_path / 'linear'}"]) == 0
+    assert json.loads(capsys.readouterr().out.strip().splitlines()[-1])["top1"] > 0.8
+    assert main(["probe", "attentive", *QUICK, "encoder=pixels", f"hydra.run.dir={tmp_path / 'att'}"]) == 2
+    assert "encoder=pixels is a baseline for the linear and knn probes, not for attentive" in capsys.readouterr().err

@@ -110,13 +110,13 @@ def test_sigterm_saves_a_checkpoint_and_stops_then_the_run_resumes(tmp_path):
 def test_nonfinite_losses_skip_their_steps_then_stop_the_run_with_finite_weights(tmp_path, monkeypatch, capsys):
     from jepa.objectives.base import JEPAObjective
 
-    real = JEPAObjective.jepa_loss
+    real = JEPAObjective.compute_loss
 
     def poisoned(self, batch):  # every training loss from step 3 on is NaN
-        loss, pooled, labels = real(self, batch)
-        return (loss * float("nan") if self.training and self.global_step >= 3 else loss), pooled, labels
+        out = real(self, batch)
+        return out._replace(loss=out.loss * float("nan")) if self.training and self.global_step >= 3 else out
 
-    monkeypatch.setattr(JEPAObjective, "jepa_loss", poisoned)
+    monkeypatch.setattr(JEPAObjective, "compute_loss", poisoned)
     run_dir = tmp_path / "run"
     with pytest.warns(UserWarning, match=r"step 3: loss is nan on samples \[\d+, "):
         code = main(["fit", *TINY, "trainer.max_steps=50", "model.optim.max_nonfinite_steps=4",

@@ -40,7 +40,7 @@ def test_plain_pytorch_step_starts_from_our_weights_and_gives_our_loss(bench_ste
     module, collate, shape, _ = bench_step.build_objective(bench_step.PRESETS[preset] + ["data.batch_size=3"])
     batch = collate([(x, 0) for x in torch.randn(3, *shape)])
     plain = bench_step.PlainStep(module)
-    ours = module.jepa_loss(batch)[0]
+    ours = module.compute_loss(batch).loss
     theirs = torch.cat([plain.loss(g)[None] for g in batch["groups"]]).mean()
     torch.testing.assert_close(theirs, ours, rtol=1e-5, atol=1e-6)
     ours.backward()
