@@ -334,6 +334,7 @@ class TrainerConfig:
     num_sanity_val_steps: int = 0
     gradient_clip_val: float | None = None
     accumulate_grad_batches: int = 1
+    sync_batchnorm: bool = False
     enable_progress_bar: bool = True
     deterministic: bool = False
 

@@ -9,7 +9,7 @@ import numpy as np
 import torch
 from PIL import Image
 from torch import Tensor
-from torchvision import tv_tensors
+from torchvision import transforms as T
 from torchvision.transforms import v2
 
 from jepa.config import ViewsConfig, validated
@@ -31,22 +31,20 @@ def check_views(cfg: ViewsConfig) -> None:
             raise ValueError(f"data.views.{key}={getattr(cfg, key)}: a probability must lie in [0, 1]")
 
 
-def view_pipeline(cfg: ViewsConfig, size: int, scale: tuple[float, float]) -> v2.Compose:
-    """One view: crop to ``size``² from an area share in ``scale``, then the photometric augmentations, then float
-    ImageNet normalisation."""
+def photometric(cfg: ViewsConfig, size: int) -> v2.Transform:
+    """The per-view flip, colour jitter, grayscale, blur and solarisation on float ``[..., 3, H, W]`` in [0, 1] (the
+    leading dims, a clip's frames, share one draw); those never applied are left out, as each costs time."""
     s = cfg.jitter_strength
     kernel = max(3, (size // 10) | 1)
-    steps: list[v2.Transform] = [
-        v2.RandomResizedCrop(size, scale=tuple(scale), ratio=tuple(cfg.aspect_ratio), antialias=True),
-        v2.RandomHorizontalFlip(cfg.horizontal_flip),
-        v2.RandomApply([v2.ColorJitter(0.8 * s, 0.8 * s, 0.8 * s, 0.2 * s)], p=cfg.color_jitter),
-        v2.RandomGrayscale(cfg.grayscale),
-        v2.RandomApply([v2.GaussianBlur(kernel, sigma=tuple(cfg.blur_sigma))], p=cfg.blur),
-        v2.RandomSolarize(128, p=cfg.solarize),
-        v2.ToDtype(torch.float32, scale=True),
-        v2.Normalize(IMAGENET_MEAN, IMAGENET_STD),
+    optional = [
+        (cfg.horizontal_flip, v2.RandomHorizontalFlip(cfg.horizontal_flip)),
+        (cfg.color_jitter, v2.RandomApply([v2.ColorJitter(0.8 * s, 0.8 * s, 0.8 * s, 0.2 * s)], p=cfg.color_jitter)),
+        (cfg.grayscale, v2.RandomGrayscale(cfg.grayscale)),
+        (cfg.blur, v2.RandomApply([v2.GaussianBlur(kernel, sigma=tuple(cfg.blur_sigma))], p=cfg.blur)),
+        (cfg.solarize, v2.RandomSolarize(0.5, p=cfg.solarize)),
     ]
-    return v2.Compose(steps)
+    steps = [transform for p, transform in optional if p > 0]
+    return v2.Compose(steps) if steps else v2.Identity()
 
 
 class AugmentedViews:
@@ -58,22 +56,28 @@ class AugmentedViews:
         cfg = validated(ViewsConfig, cfg, "data.views")
         check_views(cfg)
         self.cfg, self.size = cfg, size
-        self.global_view = view_pipeline(cfg, size, cfg.global_scale)
-        self.local_view = view_pipeline(cfg, size, cfg.local_scale)
+        self.photometric = photometric(cfg, size)
+        self.mean = torch.tensor(IMAGENET_MEAN)[:, None, None]
+        self.std = torch.tensor(IMAGENET_STD)[:, None, None]
 
     @property
     def num_views(self) -> int:
         return self.cfg.num_global + self.cfg.num_local
 
+    def view(self, x: Tensor, scale: tuple[float, float]) -> Tensor:
+        """One view of float ``[..., 3, H, W]``: a random resized crop to ``size``², photometric, normalised."""
+        top, left, height, width = T.RandomResizedCrop.get_params(x, list(scale), list(self.cfg.aspect_ratio))
+        out = v2.functional.resized_crop(x, top, left, height, width, [self.size, self.size], antialias=True)
+        return (self.photometric(out) - self.mean) / self.std
+
     def __call__(self, sample: Image.Image | np.ndarray | Tensor) -> list[Tensor]:
         if isinstance(sample, Image.Image):
-            x: Any = tv_tensors.Image(v2.functional.pil_to_tensor(sample.convert("RGB")))
+            x = v2.functional.pil_to_tensor(sample.convert("RGB"))
         else:
-            x = tv_tensors.Video(torch.as_tensor(sample).permute(0, 3, 1, 2))
+            x = torch.as_tensor(sample).permute(0, 3, 1, 2)  # [T, 3, H, W]: one draw per view for every frame
         if min(x.shape[-2:]) < self.size:  # crops of a small input (8×8 digits) at the output's resolution
             x = v2.functional.resize(x, [self.size], antialias=True)
-        views = [self.global_view(x) for _ in range(self.cfg.num_global)]
-        views += [self.local_view(x) for _ in range(self.cfg.num_local)]
-        if isinstance(x, tv_tensors.Video):
-            return [v.as_subclass(Tensor).permute(1, 0, 2, 3).contiguous() for v in views]
-        return [v.as_subclass(Tensor) for v in views]
+        x = x.float() / 255
+        views = [self.view(x, self.cfg.global_scale) for _ in range(self.cfg.num_global)]
+        views += [self.view(x, self.cfg.local_scale) for _ in range(self.cfg.num_local)]
+        return [v.permute(1, 0, 2, 3).contiguous() if v.ndim == 4 else v for v in views]

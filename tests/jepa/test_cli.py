@@ -71,6 +71,20 @@ def test_fit_learns(tmp_path):
     assert np.mean(probe[-10:]) > 0.18  # chance: 0.1
 
 
+def test_fit_with_a_regularizer_logs_its_term_and_the_collapse_measures(tmp_path):
+    run_dir = fit(tmp_path, "trainer.max_steps=3", "model.regularizer=vicreg", "model.regularizer_weight=1.0")
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+    for name in ("target", "context"):
+        assert 1 < metrics[f"val/rank_{name}"] <= 48 and metrics[f"val/std_{name}"] > 0
+    prediction, regularizer = read_csv_metric(run_dir, "train/prediction"), read_csv_metric(run_dir, "train/regularizer")
+    losses = read_csv_metric(run_dir, "train/loss")
+    assert len(regularizer) == 3 and all(r > 0 for r in regularizer)
+    np.testing.assert_allclose(losses, np.add(prediction, regularizer), rtol=1e-5)
+    with open(run_dir / "csv" / "metrics.csv") as f:
+        ranks = [row for row in csv.DictReader(f) if row.get("val/rank_target")]
+    assert ranks[0]["step"] == "0"  # the reference the collapse warning compares with
+
+
 def test_validate_and_test_commands(tmp_path):
     run_dir = fit(tmp_path, "trainer.max_steps=2")
     ckpt = run_dir / "last.ckpt"

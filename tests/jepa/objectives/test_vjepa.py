@@ -73,3 +73,32 @@ def test_loss_exp_two_is_half_the_squared_error():
 def test_clip_longer_than_the_encoder_is_an_error():
     with pytest.raises(ValueError, match="below the longest clip"):
         VJEPA(encoder={"num_frames": 8}, num_mask_sets=2, clip_lengths=[16])
+
+
+@pytest.mark.parametrize("name", ["sigreg", "vicreg"])
+def test_regularizer_adds_its_weighted_term_on_the_context_tokens(name):
+    from jepa.regularizers import build_regularizer
+
+    torch.manual_seed(0)
+    plain = small_vjepa()
+    model = small_vjepa(regularizer=name, regularizer_weight=0.3)
+    model.load_state_dict(plain.state_dict())
+    groups = [group(4, 3, seed=1), group(8, 2, seed=2)]
+    out, reference = model.compute_loss({"groups": groups}), plain.compute_loss({"groups": groups})
+    contexts = torch.cat([model.encoder.forward_packed(g["inputs"], g["ctx_index"], g["ctx_lengths"], g["ctx_owner"])
+                          for g in groups])  # fmt: skip
+    term = build_regularizer(name)(contexts, 0)
+    torch.testing.assert_close(out.terms["prediction"], reference.loss)  # the official loss, unchanged
+    torch.testing.assert_close(out.terms["regularizer"], term, rtol=1e-5, atol=1e-6)
+    torch.testing.assert_close(out.loss, reference.loss + 0.3 * term, rtol=1e-5, atol=1e-6)
+    assert reference.terms == {} and set(out.features) == {"target", "context"}
+    assert out.features["context"].shape == (5 * 2, 32)  # one pooled row per (sample, mask set)
+
+
+@pytest.mark.parametrize("kw, message", [
+    ({"regularizer": "sigreg", "regularizer_weight": -1.0}, "model.regularizer_weight=-1.0: must be 0 or more"),
+    ({"regularizer": "barlow"}, "model.regularizer='barlow': choose one of none, sigreg, vicreg"),
+])  # fmt: skip
+def test_bad_regularizer_settings_name_the_key(kw, message):
+    with pytest.raises(ValueError, match=message.replace(".", r"\.").replace("(", r"\(")):
+        small_vjepa(**kw)
