@@ -80,7 +80,7 @@ def test_pixels_baseline_goes_through_the_same_probes(tmp_path, capsys):
     knn = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     splits = {s: DigitsDataset(s, eval_transform(32)) for s in ("train", "val")}
     flat = {s: (np.stack([d[i][0].flatten().numpy() for i in range(len(d))]), d.targets) for s, d in splits.items()}
-    assert knn["encoder"] == "pixels" and knn["top1"] == pytest.approx(knn_top1(flat["train"], flat["val"]), abs=1e-9)
+    assert knn["encoder"] == "pixels" and knn["top1"] == pytest.approx(knn_top1(flat["train"], flat["val"]), abs=1e-6)
     assert knn["top1"] > 0.95  # raw digits are easy for a nearest-neighbour vote
     assert main(["probe", "linear", *QUICK, "encoder=pixels", f"hydra.run.dir={tmp_path / 'linear'}"]) == 0
     assert json.loads(capsys.readouterr().out.strip().splitlines()[-1])["top1"] > 0.8
