@@ -72,7 +72,8 @@ def test_fit_learns(tmp_path):
 
 
 def test_fit_with_a_regularizer_logs_its_term_and_the_collapse_measures(tmp_path):
-    run_dir = fit(tmp_path, "trainer.max_steps=3", "model.regularizer=vicreg", "model.regularizer_weight=1.0")
+    run_dir = fit(tmp_path, "trainer.max_steps=3", "trainer.val_check_interval=3", "model.regularizer=vicreg",
+                  "model.regularizer_weight=1.0")
     metrics = json.loads((run_dir / "metrics.json").read_text())
     for name in ("target", "context"):
         assert 1 < metrics[f"val/rank_{name}"] <= 48 and metrics[f"val/std_{name}"] > 0
