@@ -60,10 +60,6 @@ class AugmentedViews:
         self.mean = torch.tensor(IMAGENET_MEAN)[:, None, None]
         self.std = torch.tensor(IMAGENET_STD)[:, None, None]
 
-    @property
-    def num_views(self) -> int:
-        return self.cfg.num_global + self.cfg.num_local
-
     def view(self, x: Tensor, scale: tuple[float, float]) -> Tensor:
         """One view of float ``[..., 3, H, W]``: a random resized crop to ``size``², photometric, normalised."""
         top, left, height, width = T.RandomResizedCrop.get_params(x, list(scale), list(self.cfg.aspect_ratio))
