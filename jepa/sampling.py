@@ -43,11 +43,12 @@ def sample_seed(seed: int, epoch: int, position: int) -> int:
 
 @contextmanager
 def seeded_rngs(seed: int) -> Iterator[None]:
-    """Seed torch, NumPy and ``random`` for one sample, restoring their states after (the main process's draws
-    are not disturbed when the loader has no workers)."""
+    """Seed torch's CPU generator, NumPy and ``random`` for one sample, restoring their states after (the main
+    process's draws are not disturbed when the loader has no workers). Only the CPU generator: samples are made on
+    the CPU, and ``torch.manual_seed`` would also queue a CUDA seeding that records a stack trace every call."""
     np_state, py_state = np.random.get_state(), random.getstate()
     with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
+        torch.default_generator.manual_seed(seed)
         np.random.seed(seed % 2**32)
         random.seed(seed)
         try:

@@ -1,15 +1,19 @@
-"""Augmented views for view-based objectives (LeJEPA): global and local random resized crops with colour jitter,
-grayscale, blur and solarisation from ``torchvision.transforms.v2``; a clip's frames all get the same draw."""
+"""Augmented views for view-based objectives (LeJEPA): global and local random resized crops (all of a sample's
+views cut in one ``roi_align`` call) with flip, colour jitter, grayscale, blur and solarisation from
+``torchvision.transforms.v2``; a clip's frames all get the same draw."""
 
 from __future__ import annotations
 
+import math
+import random
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 import torch
 from PIL import Image
 from torch import Tensor
-from torchvision import transforms as T
+from torchvision.ops import roi_align
 from torchvision.transforms import v2
 
 from jepa.config import ViewsConfig, validated
@@ -47,10 +51,28 @@ def photometric(cfg: ViewsConfig, size: int) -> v2.Transform:
     return v2.Compose(steps) if steps else v2.Identity()
 
 
+def crop_box(height: int, width: int, scale: Sequence[float], ratio: Sequence[float],
+             tries: int = 10) -> tuple[float, float, float, float]:  # fmt: skip
+    """A random resized crop box (x1, y1, x2, y2, in continuous pixel coordinates) drawn as ``RandomResizedCrop``
+    draws it: an area share in ``scale``, a log-uniform aspect ratio in ``ratio``, the first of ``tries`` draws that
+    fits, else the whole input; not rounded to whole pixels, so small inputs crop finely. Python's ``random``, as
+    a few scalars cost less there than in tensors."""
+    w, h = float(width), float(height)
+    for _ in range(tries):
+        area = height * width * random.uniform(scale[0], scale[1])
+        aspect = math.exp(random.uniform(math.log(ratio[0]), math.log(ratio[1])))
+        if math.sqrt(area * aspect) <= width and math.sqrt(area / aspect) <= height:
+            w, h = math.sqrt(area * aspect), math.sqrt(area / aspect)
+            break
+    x1, y1 = random.uniform(0, width - w), random.uniform(0, height - h)
+    return x1, y1, x1 + w, y1 + h
+
+
 class AugmentedViews:
     """A PIL image (→ ``[3, H, W]`` views) or uint8 frames ``[T, H, W, 3]`` (→ ``[3, T, H, W]`` views, one draw per
-    view for all frames) into the list of ``num_global`` then ``num_local`` views, all ``size``². An input smaller
-    than ``size`` is first resized up, so that crops are not limited to its whole pixels."""
+    view for all frames) into the list of ``num_global`` then ``num_local`` views, all ``size``². Crops are
+    resampled bilinearly from the input, averaging over each output pixel's footprint when they shrink it
+    (``roi_align``), so an input smaller than ``size`` (the 8×8 digits) is cropped at sub-pixel positions."""
 
     def __init__(self, cfg: ViewsConfig | dict[str, Any], size: int) -> None:
         cfg = validated(ViewsConfig, cfg, "data.views")
@@ -60,20 +82,25 @@ class AugmentedViews:
         self.mean = torch.tensor(IMAGENET_MEAN)[:, None, None]
         self.std = torch.tensor(IMAGENET_STD)[:, None, None]
 
-    def view(self, x: Tensor, scale: tuple[float, float]) -> Tensor:
-        """One view of float ``[..., 3, H, W]``: a random resized crop to ``size``², photometric, normalised."""
-        top, left, height, width = T.RandomResizedCrop.get_params(x, list(scale), list(self.cfg.aspect_ratio))
-        out = v2.functional.resized_crop(x, top, left, height, width, [self.size, self.size], antialias=True)
-        return (self.photometric(out) - self.mean) / self.std
+    def crops(self, frames: Tensor) -> Tensor:
+        """The global then local random resized crops ``[V, T, 3, size, size]`` of float frames ``[T, 3, H, W]``,
+        each crop's box the same for every frame."""
+        num_frames, _, height, width = frames.shape
+        scales = [self.cfg.global_scale] * self.cfg.num_global + [self.cfg.local_scale] * self.cfg.num_local
+        boxes = [crop_box(height, width, scale, self.cfg.aspect_ratio) for scale in scales]
+        rois = torch.tensor([(t, *box) for box in boxes for t in range(num_frames)], dtype=frames.dtype)
+        out = roi_align(frames, rois, (self.size, self.size), spatial_scale=1.0, sampling_ratio=-1, aligned=True)
+        return out.view(len(boxes), num_frames, *out.shape[1:])
 
     def __call__(self, sample: Image.Image | np.ndarray | Tensor) -> list[Tensor]:
-        if isinstance(sample, Image.Image):
-            x = v2.functional.pil_to_tensor(sample.convert("RGB"))
+        image = isinstance(sample, Image.Image)
+        if image:
+            frames = v2.functional.pil_to_tensor(sample.convert("RGB"))[None]
         else:
-            x = torch.as_tensor(sample).permute(0, 3, 1, 2)  # [T, 3, H, W]: one draw per view for every frame
-        if min(x.shape[-2:]) < self.size:  # crops of a small input (8×8 digits) at the output's resolution
-            x = v2.functional.resize(x, [self.size], antialias=True)
-        x = x.float() / 255
-        views = [self.view(x, self.cfg.global_scale) for _ in range(self.cfg.num_global)]
-        views += [self.view(x, self.cfg.local_scale) for _ in range(self.cfg.num_local)]
-        return [v.permute(1, 0, 2, 3).contiguous() if v.ndim == 4 else v for v in views]
+            frames = torch.as_tensor(sample).permute(0, 3, 1, 2)  # [T, 3, H, W]: one draw per view for every frame
+        frames = frames.float() / 255
+        views = self.crops(frames)
+        if not isinstance(self.photometric, v2.Identity):
+            views = torch.stack([self.photometric(v) for v in views])
+        views = (views - self.mean) / self.std
+        return [v[0] if image else v.permute(1, 0, 2, 3).contiguous() for v in views]

@@ -2,16 +2,22 @@
 
 from __future__ import annotations
 
+import random
+
 import numpy as np
 import pytest
 import torch
+import torch.nn.functional as F
 from PIL import Image
 
 from jepa.config import ViewsConfig
-from jepa.data.views import AugmentedViews
+from jepa.data.views import AugmentedViews, crop_box
 
 EVERYTHING = {"num_global": 2, "num_local": 3, "horizontal_flip": 0.5, "color_jitter": 1.0, "grayscale": 0.5,
               "blur": 1.0, "solarize": 0.5}  # fmt: skip
+
+
+NO_PHOTOMETRIC = {"horizontal_flip": 0.0, "color_jitter": 0.0, "grayscale": 0.0, "blur": 0.0, "solarize": 0.0}
 
 
 def clip(frames: int = 4) -> np.ndarray:
@@ -29,25 +35,48 @@ def test_views_of_an_image_have_the_right_count_size_and_normalisation():
 
 def test_every_frame_of_a_clip_gets_the_same_draw_and_a_seed_repeats_it():
     views = AugmentedViews(EVERYTHING, 16)
-    torch.manual_seed(3)
+    random.seed(3), torch.manual_seed(3)
     first = views(clip())
     assert len(first) == 5
     for view in first:
         assert view.shape == (3, 4, 16, 16)
         for t in range(1, 4):
             torch.testing.assert_close(view[:, t], view[:, 0])  # identical frames stay identical
-    torch.manual_seed(3)
+    random.seed(3), torch.manual_seed(3)
     assert all(torch.equal(a, b) for a, b in zip(first, views(clip())))
 
 
 def test_local_views_crop_less_of_the_input_than_global_ones():
     ramp = np.tile(np.arange(64, dtype=np.uint8)[None, :, None] * 4, (64, 1, 3))  # brightness rises left to right
     views = AugmentedViews({"num_global": 1, "num_local": 1, "global_scale": [1.0, 1.0], "local_scale": [0.05, 0.05],
-                            "aspect_ratio": [1.0, 1.0], "horizontal_flip": 0.0, "color_jitter": 0.0,
-                            "grayscale": 0.0, "blur": 0.0, "solarize": 0.0}, 32)  # fmt: skip
+                            "aspect_ratio": [1.0, 1.0], **NO_PHOTOMETRIC}, 32)  # fmt: skip
     whole, local = views(Image.fromarray(ramp))
     span = lambda v: float(v[0, 0, -1] - v[0, 0, 0])  # noqa: E731
     assert span(local) < span(whole) / 3
+
+
+def test_crop_boxes_lie_inside_the_input_with_the_drawn_area_and_aspect_ratio():
+    random.seed(0)
+    for _ in range(500):
+        x1, y1, x2, y2 = crop_box(24, 40, (0.2, 0.6), (0.5, 2.0))
+        assert 0 <= x1 < x2 <= 40 and 0 <= y1 < y2 <= 24
+        assert 0.2 - 1e-9 <= (x2 - x1) * (y2 - y1) / (24 * 40) <= 0.6 + 1e-9
+        assert 0.5 - 1e-9 <= (x2 - x1) / (y2 - y1) <= 2.0 + 1e-9
+    assert crop_box(10, 10, (1.0, 1.0), (3.0, 4.0)) == (0.0, 0.0, 10.0, 10.0)  # no draw fits: the whole input
+
+
+def test_a_whole_image_crop_is_the_bilinear_resize_up_and_the_area_average_down():
+    whole = AugmentedViews({"num_global": 1, "num_local": 0, "global_scale": [1.0, 1.0], "aspect_ratio": [1.0, 1.0],
+                            **NO_PHOTOMETRIC}, 32)  # fmt: skip
+    small = np.random.default_rng(0).integers(0, 256, (8, 8, 3), dtype=np.uint8)
+    (up,) = whole(Image.fromarray(small))
+    mean, std = torch.tensor([0.485, 0.456, 0.406])[:, None, None], torch.tensor([0.229, 0.224, 0.225])[:, None, None]
+    expected = F.interpolate(torch.from_numpy(small).permute(2, 0, 1)[None].float() / 255, size=32, mode="bilinear",
+                             align_corners=False)[0]  # fmt: skip
+    torch.testing.assert_close(up * std + mean, expected, atol=1e-5, rtol=0)
+    checker = (np.indices((128, 128)).sum(0) % 2 * 255).astype(np.uint8)[..., None].repeat(3, axis=2)
+    (down,) = whole(Image.fromarray(checker))  # 4x smaller: each output pixel averages its 4x4 footprint
+    torch.testing.assert_close(down * std + mean, torch.full((3, 32, 32), 0.5), atol=1e-3, rtol=0)
 
 
 @pytest.mark.parametrize("key, value, message", [
