@@ -76,13 +76,14 @@ def build_predictor(
     )
 
 
-def param_groups(modules: list[nn.Module]) -> list[dict[str, Any]]:
-    """AdamW groups: weight decay on matrices and kernels, none on biases and 1-D parameters (I-JEPA)."""
+def param_groups(modules: list[nn.Module], decay_1d: bool = False) -> list[dict[str, Any]]:
+    """AdamW groups: weight decay on matrices and kernels, none on biases and 1-D parameters (I-JEPA) unless
+    ``decay_1d``."""
     decay, no_decay = [], []
     for module in modules:
         for name, p in module.named_parameters():
             if p.requires_grad:
-                (no_decay if name.endswith("bias") or p.ndim == 1 else decay).append(p)
+                (no_decay if not decay_1d and (name.endswith("bias") or p.ndim == 1) else decay).append(p)
     return [{"params": decay, "scheduled_wd": True}, {"params": no_decay, "weight_decay": 0.0, "scheduled_wd": False}]
 
 
@@ -156,7 +157,7 @@ class PretrainingObjective(L.LightningModule):
         self.load_state_dict(state, strict=True)
 
     def configure_optimizers(self) -> torch.optim.Optimizer:
-        groups = param_groups(self.trained_modules())
+        groups = param_groups(self.trained_modules(), self.optim_cfg.decay_1d_params)
         if self.probe is not None:
             groups.append({"params": list(self.probe.parameters()), "weight_decay": 0.0, "scheduled_wd": False,
                            "fixed_lr": self.probe_cfg.lr})  # fmt: skip
