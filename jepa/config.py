@@ -60,8 +60,8 @@ class OptimConfig:
     """AdamW with linear warmup ``start_lr → lr``, then ``lr_decay`` to ``final_lr``: ``cosine`` (I-JEPA, V-JEPA),
     ``constant`` (V-JEPA 2 warmup-stable; with ``anneal_steps``, a final linear anneal to ``final_lr``) or ``linear``
     (V-JEPA 2 cooldown); weight decay cosine ``weight_decay → final_weight_decay``, on biases and 1-D parameters
-    (norms) only with ``decay_1d_params`` (the official recipes leave them out). The LR, weight-decay and EMA schedules span ``schedule_steps`` (official ``ipe × epochs ×
-    ipe_scale``; null: the run's steps). A step whose loss is NaN or infinite is skipped (no update) and reported;
+    (norms) only with ``decay_1d_params`` (the official recipes leave them out). The LR, weight-decay and EMA
+    schedules span ``schedule_steps`` (official ``ipe × epochs × ipe_scale``; null: the run's steps). A step whose loss is NaN or infinite is skipped (no update) and reported;
     ``max_nonfinite_steps`` of them in a row stop the run with a checkpoint."""
 
     lr: float = 1e-3

@@ -61,8 +61,9 @@ def crop_box(height: int, width: int, scale: Sequence[float], ratio: Sequence[fl
     for _ in range(tries):
         area = height * width * random.uniform(scale[0], scale[1])
         aspect = math.exp(random.uniform(math.log(ratio[0]), math.log(ratio[1])))
-        if math.sqrt(area * aspect) <= width and math.sqrt(area / aspect) <= height:
-            w, h = math.sqrt(area * aspect), math.sqrt(area / aspect)
+        w_try, h_try = math.sqrt(area * aspect), math.sqrt(area / aspect)
+        if w_try <= width and h_try <= height:
+            w, h = w_try, h_try
             break
     x1, y1 = random.uniform(0, width - w), random.uniform(0, height - h)
     return x1, y1, x1 + w, y1 + h

@@ -83,7 +83,8 @@ def param_groups(modules: list[nn.Module], decay_1d: bool = False) -> list[dict[
     for module in modules:
         for name, p in module.named_parameters():
             if p.requires_grad:
-                (no_decay if not decay_1d and (name.endswith("bias") or p.ndim == 1) else decay).append(p)
+                one_d = name.endswith("bias") or p.ndim == 1
+                (decay if decay_1d or not one_d else no_decay).append(p)
     return [{"params": decay, "scheduled_wd": True}, {"params": no_decay, "weight_decay": 0.0, "scheduled_wd": False}]
 
 

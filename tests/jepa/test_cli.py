@@ -29,9 +29,14 @@ def fit(tmp_path: Path, *overrides: str, name: str = "run") -> Path:
     return run_dir
 
 
-def read_csv_metric(run_dir: Path, key: str) -> list[float]:
+def csv_rows(run_dir: Path, key: str) -> list[dict[str, str]]:
+    """The rows of a run's CSV log that carry ``key``."""
     with open(run_dir / "csv" / "metrics.csv") as f:
-        return [float(row[key]) for row in csv.DictReader(f) if row.get(key)]
+        return [row for row in csv.DictReader(f) if row.get(key)]
+
+
+def read_csv_metric(run_dir: Path, key: str) -> list[float]:
+    return [float(row[key]) for row in csv_rows(run_dir, key)]
 
 
 def test_fit_writes_run_directory_and_checkpoint_reloads(tmp_path):
@@ -81,9 +86,7 @@ def test_fit_with_a_regularizer_logs_its_term_and_the_collapse_measures(tmp_path
     losses = read_csv_metric(run_dir, "train/loss")
     assert len(regularizer) == 3 and all(r > 0 for r in regularizer)
     np.testing.assert_allclose(losses, np.add(prediction, regularizer), rtol=1e-5)
-    with open(run_dir / "csv" / "metrics.csv") as f:
-        ranks = [row for row in csv.DictReader(f) if row.get("val/rank_target")]
-    assert ranks[0]["step"] == "0"  # the reference the collapse warning compares with
+    assert csv_rows(run_dir, "val/rank_target")[0]["step"] == "0"  # the reference the collapse warning compares with
 
 
 def test_validate_and_test_commands(tmp_path):

@@ -4,7 +4,6 @@ skipped and then stop the run."""
 
 from __future__ import annotations
 
-import csv
 import json
 import os
 import signal
@@ -17,13 +16,12 @@ import pytest
 import torch
 
 from jepa.cli import main
-from tests.jepa.test_cli import TINY
+from tests.jepa.test_cli import TINY, csv_rows
 
 
 def loss_by_step(run_dir: Path) -> dict[float, float]:
     """``train/loss`` of each logged step (rows without it, such as the collapse monitor's step-0 row, left out)."""
-    with open(run_dir / "csv" / "metrics.csv") as f:
-        return {float(r["step"]): float(r["train/loss"]) for r in csv.DictReader(f) if r.get("train/loss")}
+    return {float(r["step"]): float(r["train/loss"]) for r in csv_rows(run_dir, "train/loss")}
 
 # 22 steps an epoch (1,437 digits, batch 64): the kill lands mid-epoch and the run crosses an epoch after it
 RUN = [*TINY, "data.batch_size=64", "trainer.max_steps=40", "checkpoint.every_n_steps=4",

@@ -11,12 +11,11 @@ import torch.nn.functional as F
 from PIL import Image
 
 from jepa.config import ViewsConfig
+from jepa.data.video_transforms import IMAGENET_MEAN, IMAGENET_STD
 from jepa.data.views import AugmentedViews, crop_box
 
 EVERYTHING = {"num_global": 2, "num_local": 3, "horizontal_flip": 0.5, "color_jitter": 1.0, "grayscale": 0.5,
               "blur": 1.0, "solarize": 0.5}  # fmt: skip
-
-
 NO_PHOTOMETRIC = {"horizontal_flip": 0.0, "color_jitter": 0.0, "grayscale": 0.0, "blur": 0.0, "solarize": 0.0}
 
 
@@ -70,7 +69,7 @@ def test_a_whole_image_crop_is_the_bilinear_resize_up_and_the_area_average_down(
                             **NO_PHOTOMETRIC}, 32)  # fmt: skip
     small = np.random.default_rng(0).integers(0, 256, (8, 8, 3), dtype=np.uint8)
     (up,) = whole(Image.fromarray(small))
-    mean, std = torch.tensor([0.485, 0.456, 0.406])[:, None, None], torch.tensor([0.229, 0.224, 0.225])[:, None, None]
+    mean, std = torch.tensor(IMAGENET_MEAN)[:, None, None], torch.tensor(IMAGENET_STD)[:, None, None]
     expected = F.interpolate(torch.from_numpy(small).permute(2, 0, 1)[None].float() / 255, size=32, mode="bilinear",
                              align_corners=False)[0]  # fmt: skip
     torch.testing.assert_close(up * std + mean, expected, atol=1e-5, rtol=0)
