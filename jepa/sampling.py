@@ -18,7 +18,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 import torch
-from torch.utils.data import DataLoader, Dataset, Sampler, default_collate
+from torch.utils.data import DataLoader, Dataset, Sampler, default_collate, get_worker_info
 
 
 class SeededIndex(NamedTuple):
@@ -43,10 +43,11 @@ def sample_seed(seed: int, epoch: int, position: int) -> int:
 
 @contextmanager
 def seeded_rngs(seed: int) -> Iterator[None]:
-    """Seed torch's CPU generator, NumPy and ``random`` for one sample, restoring their states after (the main
-    process's draws are not disturbed when the loader has no workers). Only the CPU generator: samples are made on
-    the CPU, and ``torch.manual_seed`` would also queue a CUDA seeding that records a stack trace every call."""
-    np_state, py_state = np.random.get_state(), random.getstate()
+    """Seed torch's CPU generator, NumPy and ``random`` for one sample. In the main process their states are
+    restored after, so its own draws are not disturbed; a loader worker reseeds them for every sample, so it skips
+    NumPy's costly save and restore (0.16 ms a sample). Only the CPU generator: samples are made on the CPU, and
+    ``torch.manual_seed`` would also queue a CUDA seeding that records a stack trace every call."""
+    saved = (np.random.get_state(), random.getstate()) if get_worker_info() is None else None
     with torch.random.fork_rng(devices=[]):
         torch.default_generator.manual_seed(seed)
         np.random.seed(seed % 2**32)
@@ -54,8 +55,9 @@ def seeded_rngs(seed: int) -> Iterator[None]:
         try:
             yield
         finally:
-            np.random.set_state(np_state)
-            random.setstate(py_state)
+            if saved is not None:
+                np.random.set_state(saved[0])
+                random.setstate(saved[1])
 
 
 class SeededDataset(Dataset):

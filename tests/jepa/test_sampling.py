@@ -82,9 +82,12 @@ def test_a_seeded_sample_is_the_same_whenever_and_wherever_it_is_made():
     assert isinstance(a, Seeded) and a.seed == 42
     torch.testing.assert_close(a.sample[0], b.sample[0])
     assert not torch.equal(a.sample[0], dataset[SeededIndex(3, 43)].sample[0])
-    state = torch.get_rng_state()
+    import random
+
+    state, np_state, py_state = torch.get_rng_state(), np.random.get_state(), random.getstate()
     dataset[SeededIndex(1, 7)]
-    assert torch.equal(state, torch.get_rng_state()), "the caller's generator is left as it was"
+    assert torch.equal(state, torch.get_rng_state()), "the caller's generators are left as they were"
+    assert np.array_equal(np.random.get_state()[1], np_state[1]) and random.getstate() == py_state
 
 
 def test_masks_follow_the_sample_not_the_batch_or_the_worker_count():
