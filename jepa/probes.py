@@ -6,6 +6,7 @@ from __future__ import annotations
 import copy
 import hashlib
 import json
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -98,23 +99,28 @@ PROBE_NAMES = {"probe": "linear probe (all labels)", "probe10": "linear probe (1
 class StartEndProbes(Callback):
     """Fits linear probes (all labels, and 10 labels per class) and a kNN classifier on the frozen features of the
     objective's ``feature_encoder`` at the start of fitting (random init, for a fresh run) and at the end, and on
-    the raw pixels; prints the three side by side and keeps them in ``results`` (``probe_top1_pixels``,
-    ``probe_top1_start``, ``knn_top1_end``, ...)."""
+    the raw pixels; prints the three side by side, and what the pretraining cost, and keeps them in ``results``
+    (``probe_top1_pixels``, ``probe_top1_start``, ``knn_top1_end``, ``pretraining_seconds``, ...)."""
 
     def __init__(self) -> None:
         self.start_state: dict[str, Any] | None = None
         self.start_step = 0
+        self.started = 0.0
         self.results: dict[str, float] = {}
 
     def on_fit_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         self.start_state = copy.deepcopy(pl_module.feature_encoder.state_dict())
         self.start_step = trainer.global_step
+        self.started = time.perf_counter()
 
     def on_fit_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         from encoders.pixels import PixelEncoder
 
         if self.start_state is None or not trainer.is_global_zero:
             return
+        seconds, steps = time.perf_counter() - self.started, trainer.global_step - self.start_step
+        self.results["pretraining_seconds"] = round(seconds, 1)
+        print(f"pretraining: {steps} steps in {seconds:.0f} s" + (f" ({seconds / steps:.2f} s a step)" if steps else ""))
         loaders = trainer.datamodule.probe_dataloaders()
         end_encoder = pl_module.feature_encoder
         start_encoder = copy.deepcopy(end_encoder)

@@ -75,6 +75,7 @@ def test_short_lejepa_run_beats_random_init_and_logs_collapse_measures(tmp_path:
                  f"hydra.run.dir={run_dir}"]) == 0  # fmt: skip
     metrics = json.loads((run_dir / "metrics.json").read_text())
     assert metrics["global_step"] == 150
+    assert 0 < metrics["pretraining_seconds"] <= metrics["seconds"], "what the pretraining alone cost"
     # the same encoder at step 0 is the random-init baseline of the same size, measured in this run
     assert metrics["knn_top1_end"] > metrics["knn_top1_start"] + 0.05, metrics
     assert metrics["probe_top1_end"] > metrics["probe_top1_start"], metrics
