@@ -199,21 +199,31 @@ class VisionTransformer(nn.Module):
         self.norm = nn.LayerNorm(embed_dim, eps=norm_eps)
         init_vit_weights(self, self.blocks, init_std)
 
-    def num_tokens(self, x: Tensor) -> int:
-        """Tokens per sample of input ``x`` (a video's clip length may be below ``num_frames``)."""
-        frames = x.shape[2] // self.tubelet_size if self.is_video else 1
-        return frames * self.grid[1] * self.grid[2]
-
-    def embed(self, x: Tensor) -> Tensor:
-        """Patch tokens ``[B, N, D]`` with their sin-cos positions added (RoPE is applied inside attention).
-
-        A video may be shorter than ``num_frames`` (mixed clip lengths): its tokens take the first time steps of
-        the position grid."""
-        if tuple(x.shape[-2:]) != self.img_size or (
+    def input_grid(self, x: Tensor) -> tuple[int, int, int]:
+        """The ``(T, H, W)`` token grid of input ``x``. A video may be shorter than ``num_frames`` (mixed clip
+        lengths); with RoPE, whose positions are computed rather than tabled, any multiple of the patch size is
+        accepted (LeJEPA's smaller local views), else the size the encoder was built for."""
+        height, width = x.shape[-2:]
+        size_ok = (height, width) == self.img_size or (
+            self.use_rope and height > 0 and width > 0 and not height % self.patch_size and not width % self.patch_size
+        )
+        if not size_ok or (
             self.is_video and (x.ndim != 5 or x.shape[2] > self.num_frames or x.shape[2] % self.tubelet_size)
         ):
             want = f"T <= {self.num_frames} (a multiple of {self.tubelet_size}), " if self.is_video else ""
-            raise ValueError(f"encoder built for {want}H, W = {self.img_size}, got input of shape {tuple(x.shape)}")
+            want += f"H, W multiples of {self.patch_size}" if self.use_rope else f"H, W = {self.img_size}"
+            raise ValueError(f"encoder built for {want}, got input of shape {tuple(x.shape)}")
+        frames = x.shape[2] // self.tubelet_size if self.is_video else 1
+        return frames, height // self.patch_size, width // self.patch_size
+
+    def num_tokens(self, x: Tensor) -> int:
+        """Tokens per sample of input ``x``."""
+        return math.prod(self.input_grid(x))
+
+    def embed(self, x: Tensor) -> Tensor:
+        """Patch tokens ``[B, N, D]`` with their sin-cos positions added (RoPE is applied inside attention); a
+        video shorter than ``num_frames`` takes the first time steps of the position grid."""
+        self.input_grid(x)
         tokens = self.patch_embed(x)
         return tokens if self.use_rope else tokens + self.pos_embed[:, : tokens.shape[1]].to(tokens.dtype)
 
@@ -225,11 +235,16 @@ class VisionTransformer(nn.Module):
         tokens = self.embed(x)
         lengths_t = torch.as_tensor(lengths, dtype=torch.int64)
         packed = gather_packed(tokens, index, lengths_t, owner)
-        return self.run_packed(packed, index.to(tokens.device), SeqLens.from_lengths(lengths_t, tokens.device))
+        seqs = SeqLens.from_lengths(lengths_t, tokens.device)
+        return self.run_packed(packed, index.to(tokens.device), seqs, self.input_grid(x))
 
-    def run_packed(self, packed: Tensor, index: Tensor, seqs: SeqLens) -> Tensor:
-        """Blocks and final norm over already-embedded packed tokens at grid positions ``index``."""
-        rope = self.rope.cos_sin(token_grid_positions(index, *self.grid[1:])) if self.rope is not None else None
+    def run_packed(
+        self, packed: Tensor, index: Tensor, seqs: SeqLens, grid: tuple[int, int, int] | None = None
+    ) -> Tensor:
+        """Blocks and final norm over already-embedded packed tokens at positions ``index`` of ``grid`` (by default
+        the grid the encoder was built for)."""
+        _, grid_h, grid_w = grid or self.grid
+        rope = self.rope.cos_sin(token_grid_positions(index, grid_h, grid_w)) if self.rope is not None else None
         return self.norm(run_blocks(self.blocks, packed, seqs, rope, self.grad_checkpointing))
 
     def forward(self, x: Tensor, masks: Tensor | Sequence[Tensor] | None = None) -> Tensor | list[Tensor]:

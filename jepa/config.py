@@ -205,8 +205,9 @@ class MaskConfig:
 @dataclass
 class ViewsConfig:
     """The augmented views a view-based objective (LeJEPA) sees of each sample: ``num_global`` views cropped
-    (random resized crop) to an area share in ``global_scale`` and ``num_local`` in ``local_scale``, all at the
-    data's size; then, each with its probability, a horizontal flip, colour jitter (``jitter_strength`` scales
+    (random resized crop) to an area share in ``global_scale``, at the data's size, and ``num_local`` in
+    ``local_scale``, at ``local_size`` (null: the data's size; a smaller one costs fewer tokens and needs a RoPE
+    encoder, ``model.encoder.use_rope``); then, each with its probability, a horizontal flip, colour jitter (``jitter_strength`` scales
     brightness 0.8, contrast 0.8, saturation 0.8, hue 0.2), grayscale, Gaussian blur (``blur_sigma``) and
     solarisation. Every frame of a clip gets the same draw."""
 
@@ -214,6 +215,7 @@ class ViewsConfig:
     num_local: int = 4
     global_scale: tuple[float, float] = (0.3, 1.0)
     local_scale: tuple[float, float] = (0.05, 0.3)
+    local_size: int | None = None
     aspect_ratio: tuple[float, float] = (0.75, 1.3333333333333333)
     horizontal_flip: float = 0.5
     color_jitter: float = 0.8

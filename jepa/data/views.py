@@ -26,6 +26,8 @@ def check_views(cfg: ViewsConfig) -> None:
         raise ValueError(f"data.views.num_global={cfg.num_global}: a sample needs at least 1 global view")
     if cfg.num_local < 0:
         raise ValueError(f"data.views.num_local={cfg.num_local}: must be 0 or more")
+    if cfg.local_size is not None and cfg.local_size < 1:
+        raise ValueError(f"data.views.local_size={cfg.local_size}: a size in pixels, at least 1 (null: the data's)")
     for key in ("global_scale", "local_scale"):
         low, high = getattr(cfg, key)
         if not 0 < low <= high <= 1:
@@ -71,27 +73,33 @@ def crop_box(height: int, width: int, scale: Sequence[float], ratio: Sequence[fl
 
 class AugmentedViews:
     """A PIL image (→ ``[3, H, W]`` views) or uint8 frames ``[T, H, W, 3]`` (→ ``[3, T, H, W]`` views, one draw per
-    view for all frames) into the list of ``num_global`` then ``num_local`` views, all ``size``². Crops are
-    resampled bilinearly from the input, averaging over each output pixel's footprint when they shrink it
+    view for all frames) into the list of ``num_global`` views at ``size``² then ``num_local`` at ``local_size``².
+    Crops are resampled bilinearly from the input, averaging over each output pixel's footprint when they shrink it
     (``roi_align``), so an input smaller than ``size`` (the 8×8 digits) is cropped at sub-pixel positions."""
 
     def __init__(self, cfg: ViewsConfig | dict[str, Any], size: int) -> None:
         cfg = validated(ViewsConfig, cfg, "data.views")
         check_views(cfg)
         self.cfg, self.size = cfg, size
+        self.local_size = cfg.local_size or size
         self.photometric = photometric(cfg, size)
         self.mean = torch.tensor(IMAGENET_MEAN)[:, None, None]
         self.std = torch.tensor(IMAGENET_STD)[:, None, None]
 
-    def crops(self, frames: Tensor) -> Tensor:
-        """The global then local random resized crops ``[V, T, 3, size, size]`` of float frames ``[T, 3, H, W]``,
-        each crop's box the same for every frame."""
+    def crops(self, frames: Tensor) -> list[Tensor]:
+        """The global then local random resized crops, each ``[T, 3, s, s]`` of float frames ``[T, 3, H, W]`` with
+        its box the same for every frame; one ``roi_align`` call per output size."""
         num_frames, _, height, width = frames.shape
-        scales = [self.cfg.global_scale] * self.cfg.num_global + [self.cfg.local_scale] * self.cfg.num_local
-        boxes = [crop_box(height, width, scale, self.cfg.aspect_ratio) for scale in scales]
-        rois = torch.tensor([(t, *box) for box in boxes for t in range(num_frames)], dtype=frames.dtype)
-        out = roi_align(frames, rois, (self.size, self.size), spatial_scale=1.0, sampling_ratio=-1, aligned=True)
-        return out.view(len(boxes), num_frames, *out.shape[1:])
+        cfg = self.cfg
+        scales = [cfg.global_scale] * cfg.num_global + [cfg.local_scale] * cfg.num_local
+        boxes = [crop_box(height, width, scale, cfg.aspect_ratio) for scale in scales]
+        views = []
+        for group, size in ((boxes[: cfg.num_global], self.size), (boxes[cfg.num_global :], self.local_size)):
+            if group:
+                rois = torch.tensor([(t, *box) for box in group for t in range(num_frames)], dtype=frames.dtype)
+                out = roi_align(frames, rois, (size, size), spatial_scale=1.0, sampling_ratio=-1, aligned=True)
+                views.extend(out.view(len(group), num_frames, *out.shape[1:]))
+        return views
 
     def __call__(self, sample: Image.Image | np.ndarray | Tensor) -> list[Tensor]:
         image = isinstance(sample, Image.Image)
@@ -99,9 +107,8 @@ class AugmentedViews:
             frames = v2.functional.pil_to_tensor(sample.convert("RGB"))[None]
         else:
             frames = torch.as_tensor(sample).permute(0, 3, 1, 2)  # [T, 3, H, W]: one draw per view for every frame
-        frames = frames.float() / 255
-        views = self.crops(frames)
+        views = self.crops(frames.float() / 255)
         if not isinstance(self.photometric, v2.Identity):
-            views = torch.stack([self.photometric(v) for v in views])
-        views = (views - self.mean) / self.std
+            views = [self.photometric(v) for v in views]
+        views = [(v - self.mean) / self.std for v in views]
         return [v[0] if image else v.permute(1, 0, 2, 3).contiguous() for v in views]

@@ -9,6 +9,7 @@ AdamW with the scheduled LR and weight decay. An online linear probe reads the d
 
 from __future__ import annotations
 
+from itertools import groupby
 from typing import Any
 
 import torch
@@ -51,9 +52,11 @@ class LeJEPA(PretrainingObjective):
         return [self.encoder, self.projector]
 
     def embed(self, views: list[Tensor]) -> tuple[Tensor, Tensor]:
-        """Pooled encoder features ``[V, B, D]`` and projector embeddings ``[V, B, K]`` of ``V`` views' batches."""
+        """Pooled encoder features ``[V, B, D]`` and projector embeddings ``[V, B, K]`` of ``V`` views' batches (one
+        encoder call per run of views of one size: the global views, then the smaller local ones)."""
         num_views, batch = len(views), views[0].shape[0]
-        pooled = self.encoder(torch.cat(views)).float().mean(dim=1)
+        runs = groupby(views, key=lambda view: view.shape[-2:])
+        pooled = torch.cat([self.encoder(torch.cat(list(run))).float().mean(dim=1) for _, run in runs])
         return pooled.view(num_views, batch, -1), self.projector(pooled).view(num_views, batch, -1)
 
     def compute_loss(self, batch: dict[str, Any]) -> StepOutput:

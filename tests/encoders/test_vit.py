@@ -71,6 +71,24 @@ def test_wrong_input_size_is_a_clear_error():
         create_encoder("mega")
 
 
+def test_a_rope_encoder_takes_smaller_inputs_as_the_same_patches_of_a_larger_one():
+    """RoPE attends by relative position, so a 16x16 input encodes as the top-left 2x2 patches of a 32x32 input
+    masked to them; encoders with a position table keep refusing other sizes."""
+    model = small_image_vit(use_rope=True)
+    x = torch.randn(2, 3, 32, 32)
+    with torch.no_grad():
+        small = model(x[..., :16, :16])
+        masked = model(x, torch.tensor([[0, 1, 4, 5]] * 2))
+    assert small.shape == (2, 4, 32)
+    torch.testing.assert_close(small, masked, rtol=1e-5, atol=1e-5)
+    with torch.no_grad():
+        assert model(torch.randn(1, 3, 24, 40)).shape == (1, 15, 32)
+    with pytest.raises(ValueError, match=r"H, W multiples of 8, got input of shape \(1, 3, 20, 16\)"):
+        model(torch.randn(1, 3, 20, 16))
+    with pytest.raises(ValueError, match=r"H, W = \(32, 32\), got input of shape \(1, 3, 16, 16\)"):
+        small_image_vit()(torch.randn(1, 3, 16, 16))
+
+
 def test_activation_checkpointing_gives_same_gradients():
     torch.manual_seed(0)
     a = small_image_vit().train()

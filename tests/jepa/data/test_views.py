@@ -54,6 +54,17 @@ def test_local_views_crop_less_of_the_input_than_global_ones():
     assert span(local) < span(whole) / 3
 
 
+def test_local_views_at_their_own_size_are_the_area_average_of_the_same_crop():
+    image = Image.fromarray(np.random.default_rng(1).integers(0, 256, (64, 64, 3), dtype=np.uint8))
+    whole = {"global_scale": [1.0, 1.0], "local_scale": [1.0, 1.0], "aspect_ratio": [1.0, 1.0], **NO_PHOTOMETRIC}
+    views = AugmentedViews({"num_global": 1, "num_local": 2, "local_size": 8, **whole}, 16)
+    first, *local = views(image)
+    assert first.shape == (3, 16, 16) and [v.shape for v in local] == [(3, 8, 8)] * 2
+    torch.testing.assert_close(local[0], F.avg_pool2d(first[None], 2)[0])  # 8×8 footprints = 2×2 of 4×4 ones
+    clip_views = views(clip())
+    assert [v.shape for v in clip_views] == [(3, 4, 16, 16), (3, 4, 8, 8), (3, 4, 8, 8)]
+
+
 def test_crop_boxes_lie_inside_the_input_with_the_drawn_area_and_aspect_ratio():
     random.seed(0)
     for _ in range(500):
@@ -84,6 +95,7 @@ def test_a_whole_image_crop_is_the_bilinear_resize_up_and_the_area_average_down(
     ("global_scale", (0.0, 1.0), "data.views.global_scale=[0.0, 1.0]"),
     ("local_scale", (0.2, 1.5), "data.views.local_scale=[0.2, 1.5]"),
     ("blur", 1.5, "data.views.blur=1.5"),
+    ("local_size", 0, "data.views.local_size=0"),
 ])  # fmt: skip
 def test_bad_settings_are_one_error_naming_the_key(key, value, message):
     with pytest.raises(ValueError, match=message.replace(".", r"\.").replace("[", r"\[").replace("]", r"\]")):

@@ -23,10 +23,11 @@ SMALL = {
 }
 
 
-def test_loss_is_the_prediction_of_the_global_mean_plus_sigreg_of_every_view():
+@pytest.mark.parametrize("local_size", [16, 8])  # local views at the global size, or smaller (RoPE)
+def test_loss_is_the_prediction_of_the_global_mean_plus_sigreg_of_every_view(local_size):
     torch.manual_seed(0)
-    model = LeJEPA(**SMALL)
-    views = [torch.randn(6, 3, 16, 16) for _ in range(4)]  # 2 global, then 2 local
+    model = LeJEPA(**{**SMALL, "encoder": {**SMALL["encoder"], "use_rope": local_size != 16}})
+    views = [torch.randn(6, 3, size, size) for size in (16, 16, local_size, local_size)]  # 2 global, then 2 local
     out = model.compute_loss({"groups": [{"inputs": views, "labels": torch.arange(6) % 3}]})
     pooled = torch.stack([model.encoder(v).mean(1) for v in views])
     z = model.projector(pooled.flatten(0, 1)).view(4, 6, -1)
