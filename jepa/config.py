@@ -207,9 +207,9 @@ class ViewsConfig:
     """The augmented views a view-based objective (LeJEPA) sees of each sample: ``num_global`` views cropped
     (random resized crop) to an area share in ``global_scale``, at the data's size, and ``num_local`` in
     ``local_scale``, at ``local_size`` (null: the data's size; a smaller one costs fewer tokens and needs a RoPE
-    encoder, ``model.encoder.use_rope``); then, each with its probability, a horizontal flip, colour jitter (``jitter_strength`` scales
-    brightness 0.8, contrast 0.8, saturation 0.8, hue 0.2), grayscale, Gaussian blur (``blur_sigma``) and
-    solarisation. Every frame of a clip gets the same draw."""
+    encoder, ``model.encoder.use_rope``); then, each with its probability, a horizontal flip, colour jitter
+    (``jitter_strength`` scales brightness 0.8, contrast 0.8, saturation 0.8, hue 0.2), grayscale, Gaussian blur
+    (``blur_sigma``) and solarisation. Every frame of a clip gets the same draw."""
 
     num_global: int = 2
     num_local: int = 4

@@ -120,7 +120,8 @@ class StartEndProbes(Callback):
             return
         seconds, steps = time.perf_counter() - self.started, trainer.global_step - self.start_step
         self.results["pretraining_seconds"] = round(seconds, 1)
-        print(f"pretraining: {steps} steps in {seconds:.0f} s" + (f" ({seconds / steps:.2f} s a step)" if steps else ""))
+        per_step = f" ({seconds / steps:.2f} s a step)" if steps else ""
+        print(f"pretraining: {steps} steps in {seconds:.0f} s{per_step}")
         loaders = trainer.datamodule.probe_dataloaders()
         end_encoder = pl_module.feature_encoder
         start_encoder = copy.deepcopy(end_encoder)
