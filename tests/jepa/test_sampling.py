@@ -117,7 +117,7 @@ import os, signal, torch
 from jepa.sampling import seeded_loader, unseeded_collate
 loader = seeded_loader([torch.zeros(3)] * 100, 4, shuffle=False, seed=0, collate_fn=unseeded_collate, num_workers=2)
 batches = iter(loader)
-next(batches)
+next(batches), next(batches)  # one batch from each worker: both have run their worker_init_fn
 workers = [w.pid for w in batches._workers]
 for pid in workers:
     os.kill(pid, signal.SIGTERM)  # as SLURM or timeout signal every process of a job
