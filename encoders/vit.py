@@ -221,9 +221,8 @@ class VisionTransformer(nn.Module):
         return math.prod(self.input_grid(x))
 
     def embed(self, x: Tensor) -> Tensor:
-        """Patch tokens ``[B, N, D]`` with their sin-cos positions added (RoPE is applied inside attention); a
-        video shorter than ``num_frames`` takes the first time steps of the position grid."""
-        self.input_grid(x)
+        """Patch tokens ``[B, N, D]`` of an input :meth:`input_grid` accepts, with their sin-cos positions added
+        (RoPE is applied inside attention); a video shorter than ``num_frames`` takes the first time steps."""
         tokens = self.patch_embed(x)
         return tokens if self.use_rope else tokens + self.pos_embed[:, : tokens.shape[1]].to(tokens.dtype)
 
@@ -232,18 +231,16 @@ class VisionTransformer(nn.Module):
     ) -> Tensor:
         """Encode the kept tokens ``index`` (flat runs of ``lengths``; run ``j`` from sample ``owner[j]``, by default
         sample ``j``); returns packed ``[T, D]``."""
+        grid = self.input_grid(x)
         tokens = self.embed(x)
         lengths_t = torch.as_tensor(lengths, dtype=torch.int64)
         packed = gather_packed(tokens, index, lengths_t, owner)
         seqs = SeqLens.from_lengths(lengths_t, tokens.device)
-        return self.run_packed(packed, index.to(tokens.device), seqs, self.input_grid(x))
+        return self.run_packed(packed, index.to(tokens.device), seqs, grid)
 
-    def run_packed(
-        self, packed: Tensor, index: Tensor, seqs: SeqLens, grid: tuple[int, int, int] | None = None
-    ) -> Tensor:
-        """Blocks and final norm over already-embedded packed tokens at positions ``index`` of ``grid`` (by default
-        the grid the encoder was built for)."""
-        _, grid_h, grid_w = grid or self.grid
+    def run_packed(self, packed: Tensor, index: Tensor, seqs: SeqLens, grid: tuple[int, int, int]) -> Tensor:
+        """Blocks and final norm over already-embedded packed tokens at positions ``index`` of the token ``grid``."""
+        _, grid_h, grid_w = grid
         rope = self.rope.cos_sin(token_grid_positions(index, grid_h, grid_w)) if self.rope is not None else None
         return self.norm(run_blocks(self.blocks, packed, seqs, rope, self.grad_checkpointing))
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 import subprocess
 import sys
 from pathlib import Path
@@ -68,8 +69,6 @@ class NoisyDataset(Dataset):
         return 8
 
     def __getitem__(self, index: int) -> tuple[torch.Tensor, int]:
-        import random
-
         noise = torch.rand(2, 8, 8) + float(np.random.rand()) + random.random()
         return noise + index, index
 
@@ -82,8 +81,6 @@ def test_a_seeded_sample_is_the_same_whenever_and_wherever_it_is_made():
     assert isinstance(a, Seeded) and a.seed == 42
     torch.testing.assert_close(a.sample[0], b.sample[0])
     assert not torch.equal(a.sample[0], dataset[SeededIndex(3, 43)].sample[0])
-    import random
-
     state, np_state, py_state = torch.get_rng_state(), np.random.get_state(), random.getstate()
     dataset[SeededIndex(1, 7)]
     assert torch.equal(state, torch.get_rng_state()), "the caller's generators are left as they were"
