@@ -224,7 +224,8 @@ def pool_packed(tokens: Tensor, lengths: Tensor) -> Tensor:
 class JEPAObjective(PretrainingObjective):
     """Context encoder, EMA target encoder, mask-token predictor and an online linear probe; subclasses choose the
     per-token loss and which mask token each mask set uses. ``regularizer`` (:mod:`jepa.regularizers`) adds
-    ``regularizer_weight`` times an anti-collapse term on the context encoder's tokens."""
+    ``regularizer_weight`` times an anti-collapse term on the mean of each context's tokens: one row per view, so
+    that it spreads images apart, not the positions of one image (which alone satisfy a term on the tokens)."""
 
     def __init__(
         self,
@@ -297,22 +298,21 @@ class JEPAObjective(PretrainingObjective):
         return sums / counts, full, context
 
     def compute_loss(self, batch: dict[str, Any]) -> StepOutput:
-        """The prediction loss averaged over mask sets and clip-length groups (plus the weighted regulariser on the
-        context tokens), pooled target features and their labels."""
-        losses, pooled, labels, contexts, context_pooled = [], [], [], [], []
+        """The prediction loss averaged over mask sets and clip-length groups (plus the weighted regulariser on each
+        context's mean token), pooled target features and their labels."""
+        losses, pooled, labels, context_pooled = [], [], [], []
         for group in batch["groups"]:
             per_set, full, context = self.group_loss(group)
             losses.append(per_set)
             pooled.append(full.float().mean(dim=1))
             labels.append(group["labels"])
-            contexts.append(context)
-            context_pooled.append(pool_packed(context.detach().float(), group["ctx_lengths"]))
+            context_pooled.append(pool_packed(context.float(), group["ctx_lengths"]))
         prediction = torch.cat(losses).mean()
+        contexts = torch.cat(context_pooled)
         terms: dict[str, Tensor] = {}
         loss = prediction
         if self.regularizer is not None:
-            terms = {"prediction": prediction, "regularizer": self.regularizer(torch.cat(contexts), self.global_step)}
+            terms = {"prediction": prediction, "regularizer": self.regularizer(contexts, self.global_step)}
             loss = prediction + self.regularizer_weight * terms["regularizer"]
         pooled_t = torch.cat(pooled)
-        return StepOutput(loss, pooled_t, torch.cat(labels), terms,
-                          {"target": pooled_t, "context": torch.cat(context_pooled)})  # fmt: skip
+        return StepOutput(loss, pooled_t, torch.cat(labels), terms, {"target": pooled_t, "context": contexts.detach()})

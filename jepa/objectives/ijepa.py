@@ -13,7 +13,7 @@ from jepa.objectives.base import JEPAObjective
 
 class IJEPA(JEPAObjective):
     """I-JEPA: one mask set (four target blocks per sample), one mask token, smooth-L1 on layer-normed targets;
-    optionally an anti-collapse ``regularizer`` on the context tokens."""
+    optionally an anti-collapse ``regularizer`` on each context's mean token."""
 
     def __init__(
         self,

@@ -76,7 +76,7 @@ def test_clip_longer_than_the_encoder_is_an_error():
 
 
 @pytest.mark.parametrize("name", ["sigreg", "vicreg"])
-def test_regularizer_adds_its_weighted_term_on_the_context_tokens(name):
+def test_regularizer_adds_its_weighted_term_on_each_contexts_mean_token(name):
     from jepa.regularizers import build_regularizer
 
     torch.manual_seed(0)
@@ -85,8 +85,13 @@ def test_regularizer_adds_its_weighted_term_on_the_context_tokens(name):
     model.load_state_dict(plain.state_dict())
     groups = [group(4, 3, seed=1), group(8, 2, seed=2)]
     out, reference = model.compute_loss({"groups": groups}), plain.compute_loss({"groups": groups})
-    contexts = torch.cat([model.encoder.forward_packed(g["inputs"], g["ctx_index"], g["ctx_lengths"], g["ctx_owner"])
-                          for g in groups])  # fmt: skip
+    contexts = torch.stack([
+        tokens.mean(0)
+        for g in groups
+        for tokens in model.encoder.forward_packed(g["inputs"], g["ctx_index"], g["ctx_lengths"], g["ctx_owner"])
+        .split(g["ctx_lengths"].tolist())
+    ])  # fmt: skip
+    assert contexts.shape == (5 * 2, 32)  # one row per (sample, mask set)
     term = build_regularizer(name)(contexts, 0)
     torch.testing.assert_close(out.terms["prediction"], reference.loss)  # the official loss, unchanged
     torch.testing.assert_close(out.terms["regularizer"], term, rtol=1e-5, atol=1e-6)
