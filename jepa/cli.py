@@ -448,7 +448,7 @@ def execute_plan(run: Any, run_dir: Path) -> dict[str, Any]:
     from omegaconf import OmegaConf
 
     from jepa.errors import InputError
-    from jepa.plan_eval import goal_reaching, plot_rollouts, summary, write_gif
+    from jepa.plan_eval import GOAL_REACHING, plot_rollouts, summary, write_gif
     from jepa.planning import PLANNERS
 
     L.seed_everything(run.seed)
@@ -456,20 +456,22 @@ def execute_plan(run: Any, run_dir: Path) -> dict[str, Any]:
         raise InputError("jepa plan needs world_model=CHECKPOINT (from jepa fit experiment=wm/pusht_quickstart)")
     if run.plan.planner.method not in PLANNERS:
         raise InputError(f"plan.planner.method={run.plan.planner.method!r}: choose one of {', '.join(PLANNERS)}")
+    if run.plan.env not in GOAL_REACHING:
+        raise InputError(f"plan.env={run.plan.env!r}: choose one of {', '.join(GOAL_REACHING)}")
     model = load_world_model(run.world_model)
     run_dir.mkdir(parents=True, exist_ok=True)
     OmegaConf.save(OmegaConf.structured(run), run_dir / "config.yaml")
     started = time.perf_counter()
-    outcome = goal_reaching(model, run.plan, run.seed)
+    outcome = GOAL_REACHING[run.plan.env](model, run.plan, run.seed)
+    seconds = time.perf_counter() - started
     planner, random, stay = (summary(outcome[k]) for k in ("planner", "random", "stay"))
-    steps = run.plan.episodes * run.plan.max_steps
-    metrics = {"plan": run.plan.planner.method, "world_model": run.world_model, "episodes": run.plan.episodes,
-               "success_rate": planner["success_rate"], "random_success_rate": random["success_rate"],
-               "agent_distance": planner["agent_distance"], "random_agent_distance": random["agent_distance"],
-               "block_distance": planner["block_distance"], "random_block_distance": random["block_distance"],
-               "stay_success_rate": stay["success_rate"], "goal_agent_distance": stay["agent_distance"],
-               "goal_block_distance": stay["block_distance"],
-               "seconds_per_action": round((time.perf_counter() - started) / steps, 3)}  # fmt: skip
+    block = run.plan.planner.action_block
+    plans = sum(-(-(len(r.frames) - 1) // block) for r in outcome["planner"])  # replannings (a plan per block)
+    metrics = {"plan": run.plan.planner.method, "env": run.plan.env, "world_model": run.world_model,
+               "episodes": run.plan.episodes, **planner, **{f"random_{k}": v for k, v in random.items()},
+               "stay_success_rate": stay["success_rate"],
+               **{f"goal_{k}": v for k, v in stay.items() if k != "success_rate"},
+               "seconds_per_action": round(seconds / max(plans, 1), 3)}  # fmt: skip
     plot_rollouts(run_dir / "plan.png", outcome, run.plan.strips)
     write_gif(run_dir / "plan.gif", outcome["planner"][0], outcome["goals"][0])
     (run_dir / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")

@@ -99,7 +99,7 @@ class ProbeConfig:
 @dataclass
 class IJEPAConfig:
     """I-JEPA; ``regularizer`` (none | sigreg | vicreg, :mod:`jepa.regularizers`) adds ``regularizer_weight`` times
-    an anti-collapse term on the context encoder's tokens (none: the official recipe)."""
+    an anti-collapse term on the mean of each context's tokens (none: the official recipe)."""
 
     encoder: EncoderConfig = field(default_factory=EncoderConfig)
     predictor: PredictorConfig = field(default_factory=PredictorConfig)
@@ -158,7 +158,8 @@ class LeJEPAConfig:
 @dataclass
 class ActionPredictorConfig:
     """The V-JEPA 2-AC predictor (:class:`predictors.ActionConditionedPredictor`): its width, depth and heads, and
-    the size of an action (and of a state, the same as in the official model)."""
+    the size of an action (and of a state, the same as in the official model; ``use_states=False``: no state
+    token)."""
 
     embed_dim: int = 1024
     depth: int = 24
@@ -166,6 +167,7 @@ class ActionPredictorConfig:
     mlp_ratio: float = 4.0
     action_dim: int = 7
     use_extrinsics: bool = False
+    use_states: bool = True
     attn_backend: str = "auto"
     grad_checkpointing: bool = False
 
@@ -176,7 +178,12 @@ class WorldModelConfig:
     ``encoder``'s size) encodes each frame; the predictor is trained with teacher forcing plus an ``auto_steps``
     autoregressive rollout, the loss ``|pred - target|^p / p`` (``p = loss_exp``) on layer-normed features
     (``normalize_reps``). ``inverse_dynamics_weight > 0`` adds a head predicting each action from a frame's tokens
-    and the predicted next ones (mean squared error), so that predictions keep what the action did."""
+    and the predicted next ones (mean squared error), so that predictions keep what the action did.
+
+    ``end_to_end``: the encoder trains with the predictor (LeWM): each frame is one latent, its mean token through
+    ``projector``, the targets are the model's own latents (no EMA, no stop-gradient) and ``regularizer`` (SIGReg
+    or VICReg, weight ``regularizer_weight``) on every frame's latent keeps them from collapsing.
+    ``freeze_encoder`` keeps that encoder at its initial weights (the model's random-encoder baseline)."""
 
     encoder: EncoderConfig = field(default_factory=EncoderConfig)
     encoder_source: str | None = None
@@ -186,6 +193,11 @@ class WorldModelConfig:
     loss_exp: float = 1.0
     normalize_reps: bool = True
     inverse_dynamics_weight: float = 0.0
+    end_to_end: bool = False
+    freeze_encoder: bool = False
+    projector: ProjectorConfig = field(default_factory=ProjectorConfig)
+    regularizer: str = "none"
+    regularizer_weight: float = 0.0
 
 
 @dataclass
@@ -295,8 +307,9 @@ class VideoDataConfig:
 @dataclass
 class TrajectoryDataConfig:
     """Episodes for a world model (:class:`jepa.data.trajectories.TrajectoryDataModule`): an episode list
-    (``video,trajectory`` CSV) or ``demo_root``, where ``demo_episodes`` PushT episodes of ``demo_steps`` moves are
-    recorded once; clips of ``num_frames`` frames ``frame_step`` apart at ``crop_size``²."""
+    (``video,trajectory`` CSV) or ``demo_root``, where ``demo_episodes`` episodes of ``demo_steps`` moves in the
+    built-in ``demo_env`` (``pusht`` or ``two_room``) are recorded once; clips of ``num_frames`` frames
+    ``frame_step`` apart at ``crop_size``²."""
 
     episodes: str | None = None
     val_episodes: str | None = None
@@ -311,6 +324,7 @@ class TrajectoryDataConfig:
     demo_root: str | None = None
     demo_episodes: int = 400
     demo_steps: int = 24
+    demo_env: str = "pusht"
 
 
 @dataclass
@@ -446,7 +460,8 @@ class PlannerConfig:
     ``context_frames`` views seen (1: the current one, as V-JEPA 2-AC plans; more tell the model how things
     move): ``samples`` candidates per iteration drawn around the mean with ``init_std`` at first; CEM refits mean
     and std to the ``elites`` lowest energies, MPPI averages all candidates weighted by ``exp(-energy /
-    temperature)``."""
+    temperature)``. ``action_block``: environment steps per planned action (the frame step the model was trained
+    at; each takes an equal part of it)."""
 
     method: str = "cem"
     horizon: int = 3
@@ -458,16 +473,20 @@ class PlannerConfig:
     min_std: float = 0.05
     temperature: float = 0.01
     max_action: float = 0.75
+    action_block: int = 1
 
 
 @dataclass
 class PlanConfig:
-    """``jepa plan``: ``episodes`` start/goal pairs, each goal the view after ``goal_steps`` random-walk moves from
-    its start that leave the agent at least ``min_goal_distance`` world units away; the planner (``planner``) then
-    gets ``max_steps`` steps of receding-horizon control, as does the random policy it is compared with. Success:
+    """``jepa plan`` in ``env`` (``pusht`` or ``two_room``, :mod:`jepa.plan_eval`): ``episodes`` start/goal pairs,
+    each goal the view after ``goal_steps`` moves of the recording policy from its start that leave the agent at
+    least ``min_goal_distance`` away (PushT: world units; Two-Room: pixels); the planner (``planner``) then gets
+    ``max_steps`` steps of receding-horizon control, as does the random policy it is compared with. PushT's success:
     the agent within ``agent_tolerance`` and the block within ``block_tolerance`` world units and
-    ``angle_tolerance`` radians of their goal places. ``strips``: how many episodes the picture shows."""
+    ``angle_tolerance`` radians of their goal places; Two-Room's: the agent overlaps its goal by half.
+    ``strips``: how many episodes the picture shows."""
 
+    env: str = "pusht"
     episodes: int = 20
     goal_steps: int = 4
     min_goal_distance: float = 20.0

@@ -16,7 +16,7 @@ from jepa.attentive_probe import fit_and_choose, make_heads
 from jepa.config import InverseDynamicsProbeConfig
 from jepa.probe_eval import HeadResult
 from predictors.heads import InverseDynamicsHead
-from predictors.world_model import encode_frames
+from predictors.world_model import frame_tokens
 
 
 class PairHead(nn.Module):
@@ -47,8 +47,9 @@ def fit_inverse_dynamics(encoder: nn.Module, loaders: dict[str, DataLoader], act
                                                                   cfg.num_probe_blocks)))  # fmt: skip
     encoder.eval()
 
+    @torch.no_grad()
     def encode(group: dict[str, Any]) -> Tensor:
-        return encode_frames(encoder, group["inputs"].to(device)).flatten(1, 2)[None]
+        return frame_tokens(encoder, group["inputs"].to(device)).flatten(1, 2)[None]
 
     def score(outputs: Tensor, actions: Tensor) -> float:
         return r2_score(outputs[0], actions.float()).mean().item()

@@ -1,11 +1,13 @@
-"""The short-horizon goal-reaching protocol of ``jepa plan`` in PushT: start/goal pairs, the planner against a
-random policy from the same starts, success by where the agent and block end, and the picture of a few rollouts.
+"""The goal-reaching protocols of ``jepa plan``: start/goal pairs, the planner against a random policy from the
+same starts, success by each environment's own criterion, and the picture of a few rollouts.
 
-Episode ``i``: a start from :func:`sample_start`; its goal is the view after ``goal_steps`` random-walk moves (the
-recording policy) from it, redrawn until the agent ends at least ``min_goal_distance`` from where it started.
-From the start again, the planner gets ``max_steps`` steps of receding-horizon control toward the goal view, and,
-separately, the random policy ``max_steps`` moves of its own. Seeded: the same seed
-gives the same pairs.
+Episode ``i``: a start (PushT: :func:`sample_start`; Two-Room: a free position); its goal is the view after
+``goal_steps`` moves of the recording policy from it (PushT's random walk; Two-Room's waypoint policy, on a seed
+stream the recorder never uses, so the pairs are held out), redrawn until the agent ends at least
+``min_goal_distance`` from where it started. From the start again, the planner gets ``max_steps`` steps of
+receding-horizon control toward the goal view, and, separately, the random policy ``max_steps`` moves of its own.
+PushT judges where the agent and block end; Two-Room ends an episode as soon as the agent overlaps its goal by half
+(stable-worldmodel's criterion). Seeded: the same seed gives the same pairs.
 """
 
 from __future__ import annotations
@@ -28,11 +30,12 @@ GOAL_TRIES = 20  # random walks drawn for a goal far enough from its start, the 
 
 @dataclass
 class EpisodeResult:
-    """Where one episode ended against its goal (agent and block distances in world units, angle in radians)."""
+    """Where one episode ended against its goal (agent and PushT's block distances in the environment's units,
+    the block's angle in radians; Two-Room has no block)."""
 
     agent: float
-    block: float
-    angle: float
+    block: float | None
+    angle: float | None
     success: bool
     frames: list[np.ndarray]
 
@@ -74,29 +77,91 @@ def goal_reaching(model: LatentWorldModel, cfg: PlanConfig, seed: int = 0) -> di
     return {"goals": goals, "planner": planned, "random": random, "stay": stay}
 
 
+PROTOCOL_STREAM = 1  # Two-Room pairs come from seed stream (seed, 1); the recorder draws from seed alone
+
+
+def two_room_goal_reaching(model: LatentWorldModel, cfg: PlanConfig, seed: int = 0) -> dict[str, Any]:
+    """The protocol in Two-Room (view size: the model's input size); the same results as :func:`goal_reaching`."""
+    from jepa.envs.two_room import TwoRoom, TwoRoomLayout, WaypointPolicy
+
+    rng = np.random.default_rng((seed, PROTOCOL_STREAM))
+    generator = torch.Generator().manual_seed(seed)
+    layout = TwoRoomLayout.for_size(model.encoder.img_size[0])
+    env = TwoRoom(layout)
+    goals, planned, random, stay = [], [], [], []
+
+    def result(goal: np.ndarray, frames: list[np.ndarray], reached: bool) -> EpisodeResult:
+        return EpisodeResult(float(np.hypot(*(env.position - goal))), None, None, reached, frames)
+
+    for _ in track(range(cfg.episodes), description="planning episodes"):
+        start = layout.sample_free(rng)
+        for _ in range(GOAL_TRIES):
+            env.reset(start)
+            policy = WaypointPolicy(layout, rng)
+            for _ in range(cfg.goal_steps):
+                env.step(policy(env.position))
+            if np.hypot(*(env.position - start)) >= cfg.min_goal_distance:
+                break
+        goal = env.position.copy()
+        goals.append(env.frame)
+        start_frame = env.reset(start)
+        stay.append(result(goal, [start_frame], layout.success(start, goal)))
+        frames = mpc_episode(model, env, goals[-1], cfg.max_steps, cfg.planner, generator,
+                             reached=lambda: layout.success(env.position, goal))  # fmt: skip
+        planned.append(result(goal, frames, layout.success(env.position, goal)))
+        env.reset(start)
+        frames, reached = [env.frame], False
+        for action in rng.uniform(-1, 1, size=(cfg.max_steps, 2)):
+            frames.append(env.step(action))
+            if layout.success(env.position, goal):
+                reached = True
+                break
+        random.append(result(goal, frames, reached))
+    return {"goals": goals, "planner": planned, "random": random, "stay": stay}
+
+
+GOAL_REACHING = {"pusht": goal_reaching, "two_room": two_room_goal_reaching}  # plan.env → its protocol
+
+
 def summary(results: list[EpisodeResult]) -> dict[str, float]:
-    return {"success_rate": float(np.mean([r.success for r in results])),
-            "agent_distance": float(np.mean([r.agent for r in results])),
-            "block_distance": float(np.mean([r.block for r in results]))}  # fmt: skip
+    out = {"success_rate": float(np.mean([r.success for r in results])),
+           "agent_distance": float(np.mean([r.agent for r in results]))}  # fmt: skip
+    if results and results[0].block is not None:
+        out["block_distance"] = float(np.mean([r.block for r in results]))
+    return out
+
+
+STRIP_FRAMES = 12  # at most this many views per row of the picture (every k-th, and the last)
+
+
+def strip(frames: list[np.ndarray]) -> list[np.ndarray]:
+    """Every k-th of ``frames`` and the last, at most :data:`STRIP_FRAMES` of them."""
+    stride = -(-len(frames) // STRIP_FRAMES)
+    picked = frames[::stride]
+    return picked if (len(frames) - 1) % stride == 0 else picked[: STRIP_FRAMES - 1] + [frames[-1]]
 
 
 def plot_rollouts(path: Path, outcome: dict[str, Any], count: int) -> None:
-    """A PNG of the first ``count`` episodes: per episode the planner's views, then the goal (a gap before it),
-    and the random policy's views below; a green or red bar under each row says whether it succeeded."""
+    """A PNG of the first ``count`` episodes: per episode the planner's views (at most :data:`STRIP_FRAMES`, evenly
+    spaced), then the goal (a gap before it), and the random policy's views below; a green or red bar under each
+    row says whether it succeeded."""
     from PIL import Image
 
     rows = []
     for i in range(min(count, len(outcome["goals"]))):
         goal = outcome["goals"][i]
+        size = goal.shape[0]
         for result, show_goal in ((outcome["planner"][i], True), (outcome["random"][i], False)):
-            size = goal.shape[0]
-            gap = np.full((size, size // 4, 3), 255, np.uint8)
-            row = np.concatenate([*result.frames, gap, goal if show_goal else np.full_like(goal, 255)], axis=1)
+            gap, rule = np.full((size, size // 4, 3), 255, np.uint8), np.full((size, 2, 3), 255, np.uint8)
+            views = [part for frame in strip(result.frames) for part in (frame, rule)]
+            row = np.concatenate([*views, gap, goal if show_goal else np.full_like(goal, 255)], axis=1)
             bar = np.zeros((3, row.shape[1], 3), np.uint8)
             bar[:] = (40, 170, 60) if result.success else (210, 50, 50)
             rows += [row, bar, np.full((2, row.shape[1], 3), 255, np.uint8)]
-        rows.append(np.full((8, rows[-1].shape[1], 3), 255, np.uint8))
-    Image.fromarray(np.concatenate(rows)).resize((rows[0].shape[1] * 2, sum(r.shape[0] for r in rows) * 2),
+        rows.append(np.full((8, 1, 3), 255, np.uint8))
+    width = max(r.shape[1] for r in rows)
+    rows = [np.pad(r, ((0, 0), (0, width - r.shape[1]), (0, 0)), constant_values=255) for r in rows]
+    Image.fromarray(np.concatenate(rows)).resize((width * 2, sum(r.shape[0] for r in rows) * 2),
                                                   Image.NEAREST).save(path)  # fmt: skip
 
 

@@ -80,11 +80,13 @@ def goal_energy(model: LatentWorldModel, context: Tensor, past_actions: Tensor, 
 
 
 def mpc_episode(model: LatentWorldModel, env, goal_frame: np.ndarray, steps: int, cfg: PlannerConfig,
-                generator: torch.Generator) -> list[np.ndarray]:  # fmt: skip
+                generator: torch.Generator, reached: Callable[[], bool] | None = None) -> list[np.ndarray]:  # fmt: skip
     """Receding-horizon control toward ``goal_frame``: plan ``cfg.horizon`` actions from the last
     ``cfg.context_frames`` views seen (``env.frame``), their states (``env.proprio``) and the actions taken between
     them, take the first, and replan at the next view with the rest of the plan as the new start, for ``steps``
-    steps. Returns the views seen, the start's first."""
+    environment steps. A planned action spans ``cfg.action_block`` environment steps (the model's frame step), taken
+    as that many equal parts. ``reached`` (when given) ends the episode as soon as it is true. Returns the views
+    seen, the start's first."""
     device = next(model.predictor.parameters()).device
 
     def tokens(frame: np.ndarray) -> Tensor:
@@ -94,12 +96,16 @@ def mpc_episode(model: LatentWorldModel, env, goal_frame: np.ndarray, steps: int
     seen, states = [tokens(env.frame)], [torch.as_tensor(env.proprio, device=device)]
     taken: list[Tensor] = []
     mean = torch.zeros(cfg.horizon, model.predictor.action_encoder.in_features, device=device)
-    for _ in range(steps):
+    while len(frames) <= steps and not (reached is not None and reached()):
         c = min(cfg.context_frames, len(seen))
         past_actions = torch.stack(taken[len(taken) - (c - 1) :]) if c > 1 else mean[:0]
         energy = goal_energy(model, torch.cat(seen[-c:], dim=1), past_actions, torch.stack(states[-c:]), goal)
         plan = plan_actions(energy, mean, cfg, generator)
-        frames.append(env.step(plan[0].cpu().numpy()))
+        part = (plan[0] / cfg.action_block).cpu().numpy()
+        for _ in range(min(cfg.action_block, steps + 1 - len(frames))):
+            frames.append(env.step(part))
+            if reached is not None and reached():
+                break
         seen.append(tokens(env.frame))
         states.append(torch.as_tensor(env.proprio, device=device))
         taken.append(plan[0])

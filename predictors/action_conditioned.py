@@ -21,7 +21,9 @@ from encoders.vit import init_vit_weights, make_blocks, run_blocks, to_pair
 
 class ActionConditionedPredictor(nn.Module):
     """Block-causal predictor over ``T`` frames of ``(img_size / patch_size)²`` tokens with per-frame actions and
-    states (V-JEPA 2-AC; official defaults: ViT-g tokens in, 1024 wide, 24 deep, 16 heads, 7-D actions)."""
+    states (V-JEPA 2-AC; official defaults: ViT-g tokens in, 1024 wide, 24 deep, 16 heads, 7-D actions).
+    ``use_states=False`` drops the state token (the states passed are ignored): the model then knows only what the
+    frames show, as LeWM does, and a planner's integrated states (which ignore obstacles) cannot mislead it."""
 
     def __init__(
         self,
@@ -36,6 +38,7 @@ class ActionConditionedPredictor(nn.Module):
         qkv_bias: bool = True,
         norm_eps: float = 1e-6,
         use_extrinsics: bool = False,
+        use_states: bool = True,
         rope_tiled_freqs: bool = True,
         attn_backend: str = "auto",
         grad_checkpointing: bool = False,
@@ -44,7 +47,7 @@ class ActionConditionedPredictor(nn.Module):
         super().__init__()
         size = to_pair(img_size)
         self.grid = (size[0] // patch_size, size[1] // patch_size)
-        self.embed_dim, self.use_extrinsics = embed_dim, use_extrinsics
+        self.embed_dim, self.use_extrinsics, self.use_states = embed_dim, use_extrinsics, use_states
         self.predictor_embed = nn.Linear(embed_dim, predictor_embed_dim)
         self.action_encoder = nn.Linear(action_embed_dim, predictor_embed_dim)
         self.state_encoder = nn.Linear(action_embed_dim, predictor_embed_dim)
@@ -60,7 +63,7 @@ class ActionConditionedPredictor(nn.Module):
 
     @property
     def num_cond_tokens(self) -> int:
-        return 3 if self.use_extrinsics else 2
+        return 1 + self.use_states + self.use_extrinsics
 
     def layout(self, num_frames: int, device: torch.device, first_frame: int = 0) -> tuple[Tensor, Tensor]:
         """Positions ``[S, 3]`` of the tokens of frames ``first_frame ..`` and their block-causal mask ``[S, S]``."""
@@ -77,7 +80,7 @@ class ActionConditionedPredictor(nn.Module):
         """``[B, T, cond + H' * W', D]``: each frame's conditioning tokens then its projected patch tokens."""
         batch, frames = actions.shape[:2]
         x = self.predictor_embed(tokens).view(batch, frames, self.grid[0] * self.grid[1], -1)
-        cond = [self.action_encoder(actions), self.state_encoder(states)]
+        cond = [self.action_encoder(actions)] + ([self.state_encoder(states)] if self.use_states else [])
         if self.use_extrinsics:
             if extrinsics is None:
                 raise ValueError("use_extrinsics=True needs extrinsics [B, T, action_dim - 1]")

@@ -1,5 +1,6 @@
-"""A latent world model: a frozen frame encoder and an action-conditioned predictor, with the rollout that both
-the rollout loss and the planner use."""
+"""A latent world model: a frame encoder and an action-conditioned predictor, with the rollout that both the
+rollout loss and the planner use. The encoder is either frozen, its patch tokens the latents (V-JEPA 2-AC), or
+trained with the predictor, each frame one latent: its mean-pooled tokens through a projector (LeWM)."""
 
 from __future__ import annotations
 
@@ -11,8 +12,7 @@ from encoders.vit import VisionTransformer
 from predictors.action_conditioned import ActionConditionedPredictor
 
 
-@torch.no_grad()
-def encode_frames(encoder: VisionTransformer, frames: Tensor) -> Tensor:
+def frame_tokens(encoder: VisionTransformer, frames: Tensor) -> Tensor:
     """``frames [B, T, 3, H, W]`` → tokens ``[B, T, N, D]``, each frame encoded alone (a video encoder sees it as a
     still tubelet, as V-JEPA 2-AC does)."""
     batch, steps = frames.shape[:2]
@@ -24,24 +24,33 @@ def encode_frames(encoder: VisionTransformer, frames: Tensor) -> Tensor:
 
 
 class LatentWorldModel(nn.Module):
-    """Encodes each frame alone (:func:`encode_frames`) and predicts the next frames' tokens from past tokens,
-    actions and states; features are layer-normed when ``normalize_reps``."""
+    """Encodes each frame alone (:func:`frame_tokens`) and predicts the next frames' latents from past latents,
+    actions and states. Without ``projector`` the encoder is frozen and a frame's latents are its tokens
+    (layer-normed when ``normalize_reps``); with one, the encoder trains and a frame's latent is its mean token
+    through the projector (the predictor then takes one token per frame, a 1×1 grid)."""
 
-    def __init__(self, encoder: VisionTransformer, predictor: ActionConditionedPredictor,
-                 normalize_reps: bool = True) -> None:  # fmt: skip
+    def __init__(self, encoder: VisionTransformer, predictor: ActionConditionedPredictor, normalize_reps: bool = True,
+                 projector: nn.Module | None = None) -> None:  # fmt: skip
         super().__init__()
-        if predictor.grid != encoder.grid[-2:] or predictor.embed_dim != encoder.embed_dim:
+        grid, width = (encoder.grid[-2:], encoder.embed_dim) if projector is None else ((1, 1), projector.out_dim)
+        if predictor.grid != grid or predictor.embed_dim != width:
             raise ValueError(f"the predictor takes {predictor.grid} grids of {predictor.embed_dim}-wide tokens but the "
-                             f"encoder gives {encoder.grid[-2:]} of {encoder.embed_dim}")  # fmt: skip
-        self.encoder, self.predictor, self.normalize_reps = encoder.requires_grad_(False), predictor, normalize_reps
+                             f"encoder gives {grid} of {width}")  # fmt: skip
+        self.encoder = encoder if projector is not None else encoder.requires_grad_(False)
+        self.predictor, self.projector, self.normalize_reps = predictor, projector, normalize_reps
         self.tokens_per_frame = predictor.grid[0] * predictor.grid[1]
 
     def _norm(self, z: Tensor) -> Tensor:
         return F.layer_norm(z, z.shape[-1:]) if self.normalize_reps else z
 
     def encode(self, frames: Tensor) -> Tensor:
-        """``frames [B, T, 3, H, W]`` → tokens ``[B, T * N, D]``, each frame encoded on its own."""
-        return self._norm(encode_frames(self.encoder, frames).flatten(1, 2))
+        """``frames [B, T, 3, H, W]`` → latents ``[B, T * N, D]``, each frame encoded on its own (with gradients when
+        the encoder trains)."""
+        if self.projector is None:
+            with torch.no_grad():
+                return self._norm(frame_tokens(self.encoder, frames).flatten(1, 2))
+        pooled = frame_tokens(self.encoder, frames).mean(dim=2)  # [B, T, D]
+        return self._norm(self.projector(pooled.flatten(0, 1)).view(*pooled.shape[:2], -1))
 
     def step(self, tokens: Tensor, actions: Tensor, states: Tensor) -> Tensor:
         """Teacher-forced predictions: frame ``t``'s output predicts frame ``t + 1`` (``[B, T * N, D]``)."""

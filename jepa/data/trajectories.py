@@ -29,6 +29,7 @@ from jepa.data.video_transforms import IMAGENET_MEAN, IMAGENET_STD
 from jepa.sampling import seeded_loader, unseeded_collate
 
 COLUMNS = ("video", "trajectory")
+DEMO_ENVS = {"pusht": "PushT", "two_room": "Two-Room"}  # the built-in environments data.demo_root records
 
 
 @dataclass(frozen=True)
@@ -134,25 +135,34 @@ class TrajectoryDataModule(L.LightningDataModule):
     def __init__(self, episodes: str | None = None, val_episodes: str | None = None, val_fraction: float = 0.1,
                  num_frames: int = 4, frame_step: int = 1, crop_size: int = 64, batch_size: int = 16,
                  num_workers: int = 2, pin_memory: bool = True, backend: str = "auto", demo_root: str | None = None,
-                 demo_episodes: int = 400, demo_steps: int = 24, seed: int = 0) -> None:  # fmt: skip
+                 demo_episodes: int = 400, demo_steps: int = 24, demo_env: str = "pusht",
+                 seed: int = 0) -> None:  # fmt: skip
         super().__init__()
         if (episodes is None) == (demo_root is None):
             raise ValueError("set exactly one of data.episodes (an episode list) and data.demo_root")
+        if demo_env not in DEMO_ENVS:
+            raise ValueError(f"data.demo_env={demo_env!r}: choose one of {', '.join(DEMO_ENVS)}")
         self.episodes, self.val_episodes, self.val_fraction = episodes, val_episodes, val_fraction
         self.num_frames, self.frame_step, self.crop_size = num_frames, frame_step, crop_size
         self.batch_size, self.num_workers, self.pin_memory, self.backend = batch_size, num_workers, pin_memory, backend
         self.demo_root, self.demo_episodes, self.demo_steps, self.seed = demo_root, demo_episodes, demo_steps, seed
+        self.demo_env = demo_env
         self.train_set: TrajectoryDataset | None = None
         self.val_set: TrajectoryDataset | None = None
 
     @property
     def source(self) -> str:
-        return self.episodes or f"PushT episodes recorded in {self.demo_root}"
+        return self.episodes or f"{DEMO_ENVS[self.demo_env]} episodes recorded in {self.demo_root}"
 
     def episode_list(self) -> Path:
-        """The training episode list, recording the PushT episodes first when ``demo_root`` is set."""
+        """The training episode list, recording the built-in episodes first when ``demo_root`` is set."""
         if self.demo_root is None:
             return Path(self.episodes).expanduser()
+        if self.demo_env == "two_room":
+            from jepa.envs.two_room import TwoRoomLayout, record_two_room
+
+            return record_two_room(self.demo_root, self.demo_episodes, self.demo_steps,
+                                   TwoRoomLayout.for_size(self.crop_size), seed=self.seed)  # fmt: skip
         from jepa.envs.pusht import record_episodes
 
         return record_episodes(self.demo_root, self.demo_episodes, self.demo_steps, self.crop_size, seed=self.seed)

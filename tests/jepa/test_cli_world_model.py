@@ -1,4 +1,5 @@
-"""End to end: record PushT episodes, train a world model on them, plan with it (jepa fit / jepa plan)."""
+"""End to end: record PushT or Two-Room episodes, train a world model on them, plan with it (jepa fit / jepa
+plan)."""
 
 import json
 
@@ -48,8 +49,9 @@ def test_plan_runs_episodes_and_draws_them(trained, capsys):
     from PIL import Image
 
     strip = Image.open(plan_dir / "plan.png")
-    # per episode a planner row (3 views, a gap, the goal) and a random-policy row, each with its success bar
-    assert strip.size == (2 * (3 * 64 + 16 + 64), 2 * 2 * (2 * (64 + 3 + 2) + 8))
+    # per episode a planner row (3 views with a rule after each, a gap, the goal) and a random-policy row, each
+    # with its success bar
+    assert strip.size == (2 * (3 * (64 + 2) + 16 + 64), 2 * 2 * (2 * (64 + 3 + 2) + 8))
     gif = Image.open(plan_dir / "plan.gif")
     assert gif.n_frames == 3
 
@@ -62,6 +64,8 @@ def test_plan_errors(trained, tmp_path, capsys):
     assert "no such checkpoint" in capsys.readouterr().err
     assert main(["plan", f"world_model={run_dir / 'last.ckpt'}", "plan.planner.method=ilqr"]) == 2
     assert "plan.planner.method='ilqr': choose one of cem, mppi" in capsys.readouterr().err
+    assert main(["plan", f"world_model={run_dir / 'last.ckpt'}", "plan.env=maze"]) == 2
+    assert "plan.env='maze': choose one of pusht, two_room" in capsys.readouterr().err
 
 
 def test_inverse_dynamics_probe_on_the_episodes(trained, capsys):
@@ -94,3 +98,36 @@ def test_official_ac_experiment_carries_the_official_sizes():
     assert (o.start_lr, o.lr, o.final_lr, o.warmup_steps, o.anneal_steps, o.lr_decay) == (
         7.5e-5, 4.25e-4, 0.0, 4500, 4500, "constant")  # fmt: skip
     assert (o.weight_decay, o.final_weight_decay, run.trainer.max_steps) == (0.04, 0.04, 94500)
+
+
+TWO_ROOM = [
+    "experiment=wm/tworoom_quickstart", "data.demo_episodes=6", "data.demo_steps=30", "data.crop_size=32",
+    "data.batch_size=4", "data.num_workers=0", "data.val_fraction=0.34", "model.encoder.embed_dim=32",
+    "model.encoder.depth=1", "model.encoder.num_heads=2", "model.projector.hidden_dim=32",
+    "model.projector.out_dim=16", "model.predictor.embed_dim=32", "model.predictor.depth=1",
+    "model.predictor.num_heads=2", "model.optim.warmup_steps=1", "trainer.enable_progress_bar=false",
+    "trainer.log_every_n_steps=1", "trainer.check_val_every_n_epoch=1",
+]  # fmt: skip
+
+
+def test_two_room_end_to_end_fit_and_plan(tmp_path, capsys):
+    """The end-to-end model trains its encoder with SIGReg on Two-Room episodes; the Two-Room protocol plans with
+    action blocks of the model's frame step and ends an episode on success."""
+    run_dir, plan_dir = tmp_path / "fit", tmp_path / "plan"
+    assert main(["fit", *TWO_ROOM, f"data.demo_root={tmp_path / 'episodes'}", "trainer.max_steps=3",
+                 f"hydra.run.dir={run_dir}"]) == 0  # fmt: skip
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+    assert metrics["global_step"] == 3 and metrics["train/regularizer_loss"] > 0
+    assert 1 <= metrics["val/rank_latent"] <= 16 and metrics["val/std_latent"] > 0
+    capsys.readouterr()
+    args = ["plan", *TWO_ROOM[:1], "data.crop_size=32", f"world_model={run_dir / 'last.ckpt'}", "plan.episodes=2",
+            "plan.goal_steps=6", "plan.min_goal_distance=4", "plan.max_steps=12", "plan.planner.samples=8",
+            "plan.planner.elites=2", "plan.planner.iterations=1", "plan.planner.horizon=2",
+            f"hydra.run.dir={plan_dir}"]  # fmt: skip
+    assert main(args) == 0
+    line = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert line["env"] == "two_room" and line["episodes"] == 2 and "block_distance" not in line
+    assert 0 <= line["success_rate"] <= 1 and line["goal_agent_distance"] >= 4 and line["seconds_per_action"] > 0
+    from PIL import Image
+
+    assert 2 <= Image.open(plan_dir / "plan.gif").n_frames <= 13  # the start and at most 12 steps (fewer on success)

@@ -54,3 +54,47 @@ def test_goal_energy_is_zero_for_the_plan_that_made_the_goal():
     energy = goal_energy(model, torch.cat([current, second], dim=1), plan[0, :1], states[0], goal)
     values = energy(torch.cat([plan[:, 1:], plan[:, 1:] + 0.5]))
     assert values[0].item() < 1e-6 and values[1].item() > 1e-3
+
+
+def tiny_two_room_model():
+    """An untrained end-to-end world model of 32² Two-Room views (planning needs no training to be seeded)."""
+    from encoders import create_encoder
+    from predictors import ActionConditionedPredictor
+    from predictors.heads import ProjectionHead
+    from predictors.world_model import LatentWorldModel
+
+    torch.manual_seed(0)
+    encoder = create_encoder("tiny", img_size=32, patch_size=16, embed_dim=16, depth=1, num_heads=2)
+    predictor = ActionConditionedPredictor(img_size=1, patch_size=1, embed_dim=8, predictor_embed_dim=16, depth=1,
+                                           num_heads=2, action_embed_dim=2)  # fmt: skip
+    return LatentWorldModel(encoder, predictor, False, ProjectionHead(16, 16, 8, 2)).eval()
+
+
+def test_two_room_protocol_is_seeded_and_ends_episodes_on_success():
+    import numpy as np
+
+    from jepa.config import PlanConfig
+    from jepa.envs.two_room import TwoRoomLayout
+    from jepa.plan_eval import two_room_goal_reaching
+
+    cfg = PlanConfig(env="two_room", episodes=3, goal_steps=8, min_goal_distance=6.0, max_steps=10,
+                     planner=PlannerConfig(horizon=2, samples=8, elites=2, iterations=1, max_action=2.0,
+                                           action_block=2))  # fmt: skip
+    model = tiny_two_room_model()
+    first, again, other = (two_room_goal_reaching(model, cfg, seed) for seed in (0, 0, 1))
+    for key in ("goals", "planner", "random", "stay"):
+        assert len(first[key]) == 3
+    for a, b in zip(first["goals"], again["goals"]):
+        np.testing.assert_array_equal(a, b)
+    for kind in ("planner", "random", "stay"):
+        assert [(r.agent, r.success, len(r.frames)) for r in first[kind]] == \
+               [(r.agent, r.success, len(r.frames)) for r in again[kind]]  # fmt: skip
+    assert not all(np.array_equal(a, b) for a, b in zip(first["goals"], other["goals"]))
+    layout = TwoRoomLayout.for_size(32)
+    for stay in first["stay"]:
+        assert stay.agent >= cfg.min_goal_distance and not stay.success
+    for result in first["planner"] + first["random"]:
+        assert 2 <= len(result.frames) <= cfg.max_steps + 1 and result.block is None
+        # an episode stops at its first success; an unsuccessful one uses the whole budget
+        assert result.success == (result.agent <= 0.8079455 * layout.agent_radius + 1e-6)
+        assert result.success or len(result.frames) == cfg.max_steps + 1

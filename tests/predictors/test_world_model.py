@@ -103,3 +103,103 @@ def test_world_model_objective_learns_to_use_the_actions():
     assert learned["teacher_forcing"].item() < 0.85 * copy_last
     assert learned["teacher_forcing"].item() < 0.75 * shuffled["teacher_forcing"].item()
     assert learned["rollout"].item() < 0.6 * shuffled["rollout"].item()
+
+
+def test_a_predictor_without_states_ignores_them():
+    """``use_states=False`` drops the state token: other states change nothing; with it they change the output."""
+    torch.manual_seed(0)
+    kwargs = dict(img_size=1, patch_size=1, embed_dim=8, predictor_embed_dim=16, depth=1, num_heads=2,
+                  action_embed_dim=2)  # fmt: skip
+    blind, seeing = ActionConditionedPredictor(**kwargs, use_states=False), ActionConditionedPredictor(**kwargs)
+    assert (blind.num_cond_tokens, seeing.num_cond_tokens) == (1, 2)
+    tokens, actions, states = torch.randn(2, 3, 8), torch.randn(2, 3, 2), torch.randn(2, 3, 2)
+    with torch.no_grad():
+        torch.testing.assert_close(blind(tokens, actions, states), blind(tokens, actions, states + 5.0))
+        assert not torch.allclose(seeing(tokens, actions, states), seeing(tokens, actions, states + 5.0))
+        assert not torch.allclose(blind(tokens, actions, states), blind(tokens, actions + 1.0, states))
+        out, _ = blind.forward_cached(tokens[:, :1], actions[:, :1], states[:, :1])
+        torch.testing.assert_close(out, blind(tokens[:, :1], actions[:, :1], states[:, :1]))
+
+
+def two_room_clips(count: int, rng) -> dict[str, torch.Tensor]:
+    """Clips of 3 Two-Room views at 32² (the agent moving by random actions) with their actions and states."""
+    import numpy as np
+
+    from jepa.data.trajectories import to_tensor
+    from jepa.envs.two_room import TwoRoom, TwoRoomLayout
+
+    layout = TwoRoomLayout(size=32, agent_radius=2.5, wall_thickness=2.0, door_centre=16.0, door_width=8.0,
+                           max_step=2.0)  # fmt: skip
+    env, frames, actions, states = TwoRoom(layout), [], [], []
+    for _ in range(count):
+        env.reset(seed=int(rng.integers(2**31)))
+        moves = rng.uniform(-1, 1, size=(2, 2)).astype(np.float32)
+        views, proprio = [env.frame], [env.proprio]
+        for move in moves:
+            views.append(env.step(move))
+            proprio.append(env.proprio)
+        frames.append(to_tensor(np.stack(views)))
+        actions.append(torch.from_numpy(moves))
+        states.append(torch.from_numpy(np.stack(proprio)))
+    return {"frames": torch.stack(frames), "actions": torch.stack(actions), "states": torch.stack(states)}
+
+
+def end_to_end(regularizer: str, weight: float, freeze_encoder: bool = False):
+    from jepa.config import EncoderConfig
+    from jepa.objectives.world_model import WorldModel
+
+    torch.manual_seed(0)
+    encoder = EncoderConfig(size="tiny", img_size=32, patch_size=16, embed_dim=32, depth=1, num_heads=2)
+    return WorldModel(encoder=encoder, predictor={"embed_dim": 32, "depth": 1, "num_heads": 2, "action_dim": 2},
+                      projector={"hidden_dim": 64, "out_dim": 16, "depth": 2}, end_to_end=True,
+                      freeze_encoder=freeze_encoder, regularizer=regularizer, regularizer_weight=weight,
+                      normalize_reps=False, loss_exp=2.0, auto_steps=1)  # fmt: skip
+
+
+def test_end_to_end_trains_the_encoder_and_sigreg_keeps_the_latents_rank():
+    """Without an anti-collapse term the latents (their own targets, no stop-gradient) shrink toward a point and
+    lose rank; SIGReg keeps their spread near 1 and their effective rank near its value at initialisation. A
+    frozen encoder stays as it was."""
+    import numpy as np
+
+    from jepa.regularizers import effective_rank, feature_std
+
+    test = two_room_clips(128, np.random.default_rng(1))
+    measured = {}
+    for name, weight in (("none", 0.0), ("sigreg", 1.0)):
+        module = end_to_end(name, weight)
+        assert module.model.tokens_per_frame == 1 and module.model.encode(test["frames"]).shape == (128, 3, 16)
+        encoder_before = [p.detach().clone() for p in module.model.encoder.parameters()]
+        optimizer = torch.optim.AdamW([p for p in module.parameters() if p.requires_grad], lr=1e-3)
+        with torch.no_grad():
+            start = effective_rank(module.model.encode(test["frames"]).flatten(0, 1))
+        rng = np.random.default_rng(0)
+        for _ in range(120):
+            loss = module.total(module.losses(two_room_clips(32, rng)))
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+        with torch.no_grad():
+            latents = module.model.encode(test["frames"]).flatten(0, 1)
+        measured[name] = start, effective_rank(latents), feature_std(latents)
+        assert any(not torch.equal(a, b) for a, b in zip(encoder_before, module.model.encoder.parameters()))
+    (start, rank, std), (_, rank_none, std_none) = measured["sigreg"], measured["none"]
+    assert rank >= 0.8 * start and std > 0.8  # measured: 13.4 at init → 11.9, spread 0.92
+    assert rank_none < 0.85 * rank and std_none < 0.1 * std  # measured: rank 9.3, spread 0.033
+    frozen = end_to_end("sigreg", 1.0, freeze_encoder=True)
+    assert not any(p.requires_grad for p in frozen.model.encoder.parameters())
+    assert all(p.requires_grad for p in frozen.model.projector.parameters())
+
+
+def test_regularizer_settings_are_checked():
+    from jepa.config import EncoderConfig
+    from jepa.objectives.world_model import WorldModel
+
+    encoder = EncoderConfig(size="tiny", img_size=32, patch_size=16, embed_dim=32, depth=1, num_heads=2)
+    predictor = {"embed_dim": 32, "depth": 1, "num_heads": 2, "action_dim": 2}
+    with pytest.raises(ValueError, match="model.regularizer='sigreg' needs model.end_to_end=true"):
+        WorldModel(encoder=encoder, predictor=predictor, regularizer="sigreg", regularizer_weight=0.1)
+    with pytest.raises(ValueError, match=r"model.regularizer_weight=-1.0 \(0 or more\)"):
+        WorldModel(encoder=encoder, predictor=predictor, end_to_end=True, regularizer="sigreg", regularizer_weight=-1.0)
+    with pytest.raises(ValueError, match=r"model.regularizer='barlow' \(one of none, sigreg, vicreg\)"):
+        WorldModel(encoder=encoder, predictor=predictor, end_to_end=True, regularizer="barlow")
