@@ -8,7 +8,6 @@ is, so that ``state + action`` is about the next state (the planner integrates s
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -123,32 +122,23 @@ def random_actions(rng: np.random.Generator, steps: int, persistence: float = 0.
     return actions
 
 
-EPISODE_LIST = "episodes.csv"
 RECORD_VERSION = 1  # bumped whenever recording changes, so that cached sets are recorded again
 
 
 def record_episodes(root: str | Path, num_episodes: int = 400, steps: int = 24, size: int = 64, fps: int = 10,
                     seed: int = 0) -> Path:  # fmt: skip
     """Record ``num_episodes`` PushT episodes of ``steps`` random-walk moves (:func:`random_actions` from
-    :func:`sample_start`) under ``root/episodes`` and list them in ``root/episodes.csv`` (the layout of
-    :mod:`jepa.data.trajectories`; each ``.npz`` also holds ``agent`` and ``block`` poses in world units) with a
-    ``preview.png`` filmstrip. Skipped when ``root`` already holds a set recorded with the same settings."""
-    from PIL import Image
-    from rich.progress import track
+    :func:`sample_start`) with :func:`jepa.data.trajectories.record_episode_set` (each ``.npz`` also holds
+    ``agent`` and ``block`` poses in world units). Skipped when ``root`` already holds a set recorded with the same
+    settings."""
+    from jepa.data.trajectories import record_episode_set
 
-    from jepa.data.trajectories import write_episode
-
-    root = Path(root).expanduser()
     settings = {"version": RECORD_VERSION, "num_episodes": num_episodes, "steps": steps, "size": size, "fps": fps,
                 "seed": seed}  # fmt: skip
-    listing, marker = root / EPISODE_LIST, root / "record.json"
-    if listing.is_file() and marker.is_file() and json.loads(marker.read_text()) == settings:
-        return listing
-    (root / "episodes").mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(seed)
     view = PushTView(size)
-    rows, strips = ["video,trajectory"], []
-    for i in track(range(num_episodes), description="recording PushT episodes", transient=True):
+
+    def episode() -> tuple[np.ndarray, dict[str, np.ndarray]]:
         view.reset(sample_start(rng), seed=int(rng.integers(2**31)))
         frames, states, agent, block = [view.frame], [view.proprio], [view.state.agent], [view.state.block]
         actions = random_actions(rng, steps)
@@ -157,15 +147,10 @@ def record_episodes(root: str | Path, num_episodes: int = 400, steps: int = 24, 
             states.append(view.proprio)
             agent.append(view.state.agent)
             block.append(view.state.block)
-        frames_array = np.stack(frames)
-        poses = {"agent": np.array(agent), "block": np.array(block)}
-        video, trajectory = write_episode(root / "episodes", f"{i:05d}", frames_array, fps, actions=actions,
-                                          states=np.stack(states), **poses)  # fmt: skip
-        rows.append(f"episodes/{video},episodes/{trajectory}")
-        if len(strips) < 4:
-            strips.append(np.concatenate(list(frames_array[:: max(1, steps // 8)]), axis=1))
-    view.close()
-    Image.fromarray(np.concatenate(strips)).save(root / "preview.png")
-    listing.write_text("\n".join(rows) + "\n")
-    marker.write_text(json.dumps(settings))
-    return listing
+        return np.stack(frames), {"actions": actions, "states": np.stack(states), "agent": np.array(agent),
+                                  "block": np.array(block)}  # fmt: skip
+
+    try:
+        return record_episode_set(root, settings, num_episodes, episode, "recording PushT episodes", fps)
+    finally:
+        view.close()

@@ -12,7 +12,6 @@ goal's overlap by at least half of a disc.
 
 from __future__ import annotations
 
-import json
 import math
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -186,33 +185,23 @@ class WaypointPolicy:
         return np.clip(action, -1.0, 1.0).astype(np.float32)
 
 
-EPISODE_LIST = "episodes.csv"
 RECORD_VERSION = 1  # bumped whenever recording changes, so that cached sets are recorded again
 
 
 def record_two_room(root: str | Path, num_episodes: int = 400, steps: int = 64, layout: TwoRoomLayout | None = None,
                     fps: int = 10, seed: int = 0) -> Path:  # fmt: skip
-    """Record ``num_episodes`` episodes of ``steps`` :class:`WaypointPolicy` actions from seeded random starts
-    under ``root/episodes`` and list them in ``root/episodes.csv`` (the layout of :mod:`jepa.data.trajectories`;
-    each ``.npz`` also holds the ``position`` in pixels at every frame), with a ``preview.png`` filmstrip. Skipped
-    when ``root`` already holds a set recorded with the same settings."""
-    from PIL import Image
-    from rich.progress import track
-
-    from jepa.data.trajectories import write_episode
+    """Record ``num_episodes`` episodes of ``steps`` :class:`WaypointPolicy` actions from seeded random starts with
+    :func:`jepa.data.trajectories.record_episode_set` (each ``.npz`` also holds the ``position`` in pixels at every
+    frame). Skipped when ``root`` already holds a set recorded with the same settings."""
+    from jepa.data.trajectories import record_episode_set
 
     layout = layout or TwoRoomLayout()
-    root = Path(root).expanduser()
     settings = {"version": RECORD_VERSION, "num_episodes": num_episodes, "steps": steps, "layout": asdict(layout),
                 "fps": fps, "seed": seed}  # fmt: skip
-    listing, marker = root / EPISODE_LIST, root / "record.json"
-    if listing.is_file() and marker.is_file() and json.loads(marker.read_text()) == settings:
-        return listing
-    (root / "episodes").mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(seed)
     env = TwoRoom(layout)
-    rows, strips = ["video,trajectory"], []
-    for i in track(range(num_episodes), description="recording Two-Room episodes", transient=True):
+
+    def episode() -> tuple[np.ndarray, dict[str, np.ndarray]]:
         env.reset(seed=int(rng.integers(2**31)))
         policy = WaypointPolicy(layout, rng)
         frames, positions, actions = [env.frame], [env.position], []
@@ -220,15 +209,8 @@ def record_two_room(root: str | Path, num_episodes: int = 400, steps: int = 64, 
             actions.append(policy(env.position))
             frames.append(env.step(actions[-1]))
             positions.append(env.position)
-        frames_array, positions_array = np.stack(frames), np.stack(positions)
-        video, trajectory = write_episode(
-            root / "episodes", f"{i:05d}", frames_array, fps, actions=np.stack(actions),
-            states=layout.to_state(positions_array), position=positions_array,
-        )  # fmt: skip
-        rows.append(f"episodes/{video},episodes/{trajectory}")
-        if len(strips) < 4:
-            strips.append(np.concatenate(list(frames_array[:: max(1, steps // 8)]), axis=1))
-    Image.fromarray(np.concatenate(strips)).save(root / "preview.png")
-    listing.write_text("\n".join(rows) + "\n")
-    marker.write_text(json.dumps(settings))
-    return listing
+        positions_array = np.stack(positions)
+        return np.stack(frames), {"actions": np.stack(actions), "states": layout.to_state(positions_array),
+                                  "position": positions_array}  # fmt: skip
+
+    return record_episode_set(root, settings, num_episodes, episode, "recording Two-Room episodes", fps)
