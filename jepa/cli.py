@@ -15,7 +15,7 @@ TOOLS = ("convert", "features")
 USAGE = """usage: jepa {{fit,validate,test}} [experiment=NAME] [KEY=VALUE ...]
        jepa probe {{linear,knn,attentive,anticipation,inverse_dynamics}} [experiment=NAME] encoder=SOURCE|random|pixels
                   [KEY=VALUE ...]
-       jepa plan [experiment=wm/pusht_quickstart] world_model=CHECKPOINT [plan.episodes=N ...]
+       jepa plan [experiment=wm/pusht_quickstart|wm/tworoom_quickstart] world_model=CHECKPOINT [plan.episodes=N ...]
        jepa convert SOURCE OUT_DIR [--which encoder] [KEY=VALUE ...]
        jepa features SOURCE INPUT... --out FILE.safetensors|FILE.npy [--batch-size N] [--num-frames N]
        jepa viz masks [experiment=NAME] [KEY=VALUE ...]
@@ -31,8 +31,9 @@ best on held-out train, reported on val), kNN, attentive (a grid of attentive pr
 eval/k400, eval/ssv2, eval/in1k experiments), anticipation (EK100-style annotations, eval/ek100) or
 inverse_dynamics (the action between two frames of trajectory episodes, wm/ experiments); the baselines:
 encoder=random is a fresh encoder of model.encoder's size, encoder=pixels the input itself (linear and knn).
-plan runs the goal-reaching protocol in PushT with a world-model checkpoint (jepa fit experiment=wm/...): CEM or
-MPPI in latent space with receding-horizon control against a random policy; success rates, plan.png, plan.gif.
+plan runs the goal-reaching protocol of plan.env (pusht, two_room) with a world-model checkpoint (jepa fit
+experiment=wm/...): CEM or MPPI in latent space with receding-horizon control against a random policy; success
+rates, plan.png, plan.gif.
 convert writes model.safetensors + config.json from any pretrained source (official I-JEPA / V-JEPA / V-JEPA 2
 files, Hugging Face VJEPA2Model folders, our checkpoints, or an official name such as vjepa2_vit_large);
 KEY=VALUE sets what the weights cannot say (num_heads=16, img_size=256, num_frames=16; predictor.num_heads=12 for
