@@ -129,6 +129,7 @@ class TwoRoom:
             scene[inside] = WALL
         self._scene = scene
         self.position = np.full(2, size / 2.0)
+        self.frame = self.render(self.position)  # the current view, rendered once per reset or step
 
     def render(self, position: np.ndarray) -> np.ndarray:
         """The view with the agent at ``position``."""
@@ -143,15 +144,13 @@ class TwoRoom:
         elif not self.layout.free(position):
             raise ValueError(f"Two-Room: the agent does not fit at ({position[0]:.1f}, {position[1]:.1f})")
         self.position = np.array(position, dtype=float)
+        self.frame = self.render(self.position)
         return self.frame
 
     def step(self, action: np.ndarray) -> np.ndarray:
         self.position = self.layout.move(self.position, action)
+        self.frame = self.render(self.position)
         return self.frame
-
-    @property
-    def frame(self) -> np.ndarray:
-        return self.render(self.position)
 
     @property
     def proprio(self) -> np.ndarray:
