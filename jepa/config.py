@@ -308,8 +308,9 @@ class VideoDataConfig:
 class TrajectoryDataConfig:
     """Episodes for a world model (:class:`jepa.data.trajectories.TrajectoryDataModule`): an episode list
     (``video,trajectory`` CSV) or ``demo_root``, where ``demo_episodes`` episodes of ``demo_steps`` moves in the
-    built-in ``demo_env`` (``pusht`` or ``two_room``) are recorded once; clips of ``num_frames`` frames
-    ``frame_step`` apart at ``crop_size``²."""
+    built-in ``demo_env`` (``pusht`` or ``two_room``) are recorded once by ``demo_policy`` (PushT: ``random_walk``,
+    the default, or ``pushing``; Two-Room: ``waypoint``); clips of ``num_frames`` frames ``frame_step`` apart at
+    ``crop_size``²."""
 
     episodes: str | None = None
     val_episodes: str | None = None
@@ -325,6 +326,7 @@ class TrajectoryDataConfig:
     demo_episodes: int = 400
     demo_steps: int = 24
     demo_env: str = "pusht"
+    demo_policy: str | None = None
 
 
 @dataclass

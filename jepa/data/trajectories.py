@@ -31,6 +31,7 @@ from jepa.sampling import seeded_loader, unseeded_collate
 
 COLUMNS = ("video", "trajectory")
 DEMO_ENVS = {"pusht": "PushT", "two_room": "Two-Room"}  # the built-in environments data.demo_root records
+DEMO_POLICIES = {"pusht": ("random_walk", "pushing"), "two_room": ("waypoint",)}  # data.demo_policy; first: default
 
 
 @dataclass(frozen=True)
@@ -168,17 +169,20 @@ class TrajectoryDataModule(L.LightningDataModule):
                  num_frames: int = 4, frame_step: int = 1, crop_size: int = 64, batch_size: int = 16,
                  num_workers: int = 2, pin_memory: bool = True, backend: str = "auto", demo_root: str | None = None,
                  demo_episodes: int = 400, demo_steps: int = 24, demo_env: str = "pusht",
-                 seed: int = 0) -> None:  # fmt: skip
+                 demo_policy: str | None = None, seed: int = 0) -> None:  # fmt: skip
         super().__init__()
         if (episodes is None) == (demo_root is None):
             raise ValueError("set exactly one of data.episodes (an episode list) and data.demo_root")
         if demo_env not in DEMO_ENVS:
             raise ValueError(f"data.demo_env={demo_env!r}: choose one of {', '.join(DEMO_ENVS)}")
+        if demo_policy is not None and demo_policy not in DEMO_POLICIES[demo_env]:
+            raise ValueError(f"data.demo_policy={demo_policy!r} for data.demo_env={demo_env}: choose one of "
+                             f"{', '.join(DEMO_POLICIES[demo_env])} (null: {DEMO_POLICIES[demo_env][0]})")  # fmt: skip
         self.episodes, self.val_episodes, self.val_fraction = episodes, val_episodes, val_fraction
         self.num_frames, self.frame_step, self.crop_size = num_frames, frame_step, crop_size
         self.batch_size, self.num_workers, self.pin_memory, self.backend = batch_size, num_workers, pin_memory, backend
         self.demo_root, self.demo_episodes, self.demo_steps, self.seed = demo_root, demo_episodes, demo_steps, seed
-        self.demo_env = demo_env
+        self.demo_env, self.demo_policy = demo_env, demo_policy or DEMO_POLICIES[demo_env][0]
         self.train_set: TrajectoryDataset | None = None
         self.val_set: TrajectoryDataset | None = None
 
@@ -197,7 +201,8 @@ class TrajectoryDataModule(L.LightningDataModule):
                                    TwoRoomLayout.for_size(self.crop_size), seed=self.seed)  # fmt: skip
         from jepa.envs.pusht import record_episodes
 
-        return record_episodes(self.demo_root, self.demo_episodes, self.demo_steps, self.crop_size, seed=self.seed)
+        return record_episodes(self.demo_root, self.demo_episodes, self.demo_steps, self.crop_size, seed=self.seed,
+                               policy=self.demo_policy)  # fmt: skip
 
     def setup(self, stage: str | None = None) -> None:
         if self.train_set is not None:

@@ -122,32 +122,74 @@ def random_actions(rng: np.random.Generator, steps: int, persistence: float = 0.
     return actions
 
 
+class PushingPolicy:
+    """The scripted data policy of PushT: draw a target point in the middle of the view, walk the agent to a point
+    ``standoff`` world units behind the T block on the far side from the target, then push the block toward the
+    target for ``push_steps`` moves; a new target after each push, or after ``patience`` moves that did not reach
+    the point. Each move (in units) gets Gaussian noise of std ``noise``. Unlike the random walk, its episodes move
+    and turn the block, the states PushT's goals ask for, and keep it in view."""
+
+    def __init__(self, rng: np.random.Generator, noise: float = 0.15, standoff: float = 100.0, push_steps: int = 6,
+                 patience: int = 16) -> None:  # fmt: skip
+        self.rng, self.noise, self.standoff, self.push_steps, self.patience = rng, noise, standoff, push_steps, patience
+        self.heading = np.zeros(2)
+        self.pushing, self.age = False, patience  # the first call draws a heading
+
+    def __call__(self, state: PushTState) -> np.ndarray:
+        block, agent = np.array(state.block[:2]), np.array(state.agent)
+        if self.age >= (self.push_steps if self.pushing else self.patience):
+            target = self.rng.uniform(VIEW_LOW + 2 * UNIT, VIEW_HIGH - 2 * UNIT, size=2)
+            heading = (target - block) / max(float(np.hypot(*(target - block))), 1e-6)
+            self.heading, self.pushing, self.age = heading, False, 0
+        behind = block - self.standoff * self.heading
+        if not self.pushing and np.hypot(*(behind - agent)) < UNIT / 2:
+            self.pushing, self.age = True, 0
+        self.age += 1
+        aim = block + self.standoff * self.heading if self.pushing else behind
+        offset = agent - block
+        if not self.pushing and offset @ self.heading > -self.standoff / 2:  # not behind yet: go round the side
+            side = np.array([-self.heading[1], self.heading[0]])
+            aim = block + self.standoff * (side if offset @ side >= 0 else -side) - self.standoff / 2 * self.heading
+        move = (aim - agent) / UNIT + self.noise * self.rng.standard_normal(2)
+        return np.clip(move, -MAX_ACTION, MAX_ACTION).astype(np.float32)
+
+
+DATA_POLICIES = ("random_walk", "pushing")  # what record_episodes can record
 RECORD_VERSION = 1  # bumped whenever recording changes, so that cached sets are recorded again
 
 
 def record_episodes(root: str | Path, num_episodes: int = 400, steps: int = 24, size: int = 64, fps: int = 10,
-                    seed: int = 0) -> Path:  # fmt: skip
-    """Record ``num_episodes`` PushT episodes of ``steps`` random-walk moves (:func:`random_actions` from
-    :func:`sample_start`) with :func:`jepa.data.trajectories.record_episode_set` (each ``.npz`` also holds
-    ``agent`` and ``block`` poses in world units). Skipped when ``root`` already holds a set recorded with the same
-    settings."""
+                    seed: int = 0, policy: str = "random_walk") -> Path:  # fmt: skip
+    """Record ``num_episodes`` PushT episodes of ``steps`` moves from :func:`sample_start` with
+    :func:`jepa.data.trajectories.record_episode_set` (each ``.npz`` also holds ``agent`` and ``block`` poses in
+    world units); ``policy``: ``random_walk`` (:func:`random_actions`) or ``pushing`` (:class:`PushingPolicy`).
+    Skipped when ``root`` already holds a set recorded with the same settings."""
     from jepa.data.trajectories import record_episode_set
 
+    if policy not in DATA_POLICIES:
+        raise ValueError(f"PushT data policy {policy!r}: choose one of {', '.join(DATA_POLICIES)}")
     settings = {"version": RECORD_VERSION, "num_episodes": num_episodes, "steps": steps, "size": size, "fps": fps,
-                "seed": seed}  # fmt: skip
+                "seed": seed, "policy": policy}  # fmt: skip
     rng = np.random.default_rng(seed)
     view = PushTView(size)
 
     def episode() -> tuple[np.ndarray, dict[str, np.ndarray]]:
         view.reset(sample_start(rng), seed=int(rng.integers(2**31)))
         frames, states, agent, block = [view.frame], [view.proprio], [view.state.agent], [view.state.block]
-        actions = random_actions(rng, steps)
-        for action in actions:
-            frames.append(view.step(action))
+        if policy == "pushing":
+            pusher = PushingPolicy(rng)
+            next_action = lambda: pusher(view.state)  # noqa: E731
+        else:
+            walk = iter(random_actions(rng, steps))
+            next_action = lambda: next(walk)  # noqa: E731
+        actions = []
+        for _ in range(steps):
+            actions.append(next_action())
+            frames.append(view.step(actions[-1]))
             states.append(view.proprio)
             agent.append(view.state.agent)
             block.append(view.state.block)
-        return np.stack(frames), {"actions": actions, "states": np.stack(states), "agent": np.array(agent),
+        return np.stack(frames), {"actions": np.stack(actions), "states": np.stack(states), "agent": np.array(agent),
                                   "block": np.array(block)}  # fmt: skip
 
     try:

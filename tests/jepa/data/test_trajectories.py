@@ -73,3 +73,14 @@ def test_pusht_recorder_writes_episodes_whose_states_follow_the_actions(tmp_path
     first = (tmp_path / "episodes.csv").stat().st_mtime_ns
     TrajectoryDataModule(demo_root=str(tmp_path), demo_episodes=5, demo_steps=8, num_workers=0).setup()
     assert (tmp_path / "episodes.csv").stat().st_mtime_ns == first, "the same settings are not recorded again"
+
+
+def test_pusht_recorder_records_the_pushing_policy_and_names_a_bad_one(tmp_path):
+    data = TrajectoryDataModule(demo_root=str(tmp_path), demo_episodes=2, demo_steps=6, crop_size=32, num_frames=2,
+                                num_workers=0, val_fraction=0.5, demo_policy="pushing")  # fmt: skip
+    data.setup()
+    stored = np.load(tmp_path / "episodes" / "00000.npz")
+    assert stored["actions"].shape == (6, 2) and np.abs(stored["actions"]).max() <= 0.75
+    with pytest.raises(ValueError, match="data.demo_policy='waypoint' for data.demo_env=pusht: choose one of "
+                                         "random_walk, pushing"):  # fmt: skip
+        TrajectoryDataModule(demo_root=str(tmp_path), demo_policy="waypoint")
