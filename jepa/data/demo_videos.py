@@ -91,8 +91,8 @@ def make_demo_videos(
 ) -> tuple[Path, Path]:
     """Render ``num_train + num_val`` labelled clips under ``root/videos`` and write ``root/train.csv`` and
     ``root/val.csv`` (official ``path label`` lists, paths relative to ``root``), the block-motion lists
-    ``root/{split}_{turn,shift}.csv`` and ``root/preview.png`` (a filmstrip of the first clips). Skipped when ``root`` already holds a set made with the same settings. Returns
-    the two list paths."""
+    ``root/{split}_{turn,shift}.csv`` and ``root/preview.png`` (a filmstrip of the first clips). Skipped when
+    ``root`` already holds a set made with the same settings. Returns the two list paths."""
     root = Path(root).expanduser()
     settings = {"version": RENDER_VERSION, "num_train": num_train, "num_val": num_val, "num_frames": num_frames,
                 "size": size, "fps": fps, "speed": speed, "seed": seed}  # fmt: skip

@@ -111,8 +111,8 @@ TWO_ROOM = [
 
 
 def test_two_room_end_to_end_fit_and_plan(tmp_path, capsys):
-    """The end-to-end model trains its encoder with SIGReg on Two-Room episodes; the Two-Room protocol plans with
-    action blocks of the model's frame step and ends an episode on success."""
+    """The end-to-end model trains its encoder with its anti-collapse term on Two-Room episodes; the Two-Room
+    protocol plans with action blocks of the model's frame step and ends an episode on success."""
     run_dir, plan_dir = tmp_path / "fit", tmp_path / "plan"
     assert main(["fit", *TWO_ROOM, f"data.demo_root={tmp_path / 'episodes'}", "trainer.max_steps=3",
                  f"hydra.run.dir={run_dir}"]) == 0  # fmt: skip
