@@ -11,14 +11,16 @@ from torch import nn
 
 from encoders.pretrained import Checkpoint, PretrainedError, read_checkpoint
 from encoders.pretrained.architecture import (
+    GRID_KEYS,
     action_conditioned_kwargs,
-    encoder_kwargs,
+    encoder_facts,
     is_action_conditioned,
     load_strict,
     merge_overrides,
     predictor_kwargs,
 )
 from encoders.pretrained.checkpoint import load_tensors
+from encoders.pretrained.official_names import translate
 from predictors.action_conditioned import ActionConditionedPredictor
 from predictors.heads import AttentiveClassifier
 from predictors.mask_token import MaskTokenPredictor
@@ -38,10 +40,13 @@ def build_predictor(ckpt: Checkpoint, overrides: dict[str, Any], encoder: dict[s
 def load_pretrained(source: str | Path, encoder_overrides: dict[str, Any] | None = None,
                     **overrides: Any) -> nn.Module:  # fmt: skip
     """The predictor of ``source`` in eval mode: a :class:`MaskTokenPredictor` or, for V-JEPA 2-AC files, an
-    :class:`ActionConditionedPredictor`. ``overrides`` take the constructor names (``num_heads``, ...);
-    ``encoder_overrides`` fix the encoder facts the grid comes from (``img_size``, ``num_frames``, ``num_heads``)."""
+    :class:`ActionConditionedPredictor`. ``overrides`` take the official constructor arguments as the official code
+    spells them (``num_heads``, ``img_size``, ``mlp_ratio``, ...: the predictor's own suffice); ``encoder_overrides``
+    fix encoder facts the grid comes from (``img_size``, ``num_frames``)."""
     ckpt = read_checkpoint(source)
-    model, kwargs = build_predictor(ckpt, overrides, encoder_kwargs(ckpt, encoder_overrides or {}))
+    grid = {k: v for k, v in overrides.items() if k in GRID_KEYS}
+    encoder = encoder_facts(ckpt, {**grid, **(encoder_overrides or {})})
+    model, kwargs = build_predictor(ckpt, overrides, encoder)
     load_strict(model, ckpt.predictor, ckpt, kwargs)
     return model.eval()
 
@@ -65,6 +70,7 @@ def load_probe(source: str | Path, index: int = 0, **overrides: Any) -> Attentiv
         "mlp_ratio": state["pooler.cross_attention_block.mlp.fc1.weight"].shape[0] / dim,
         "qkv_bias": "pooler.cross_attention_block.xattn.q.bias" in state,
     }  # fmt: skip
+    overrides = translate(overrides, read, "embed_dim", str(path), unused=("use_activation_checkpointing",))
     kwargs = merge_overrides(read, {}, overrides, str(path))
     if "num_heads" not in kwargs:
         if dim not in (1024, 1280, 1408, 1664):

@@ -12,9 +12,11 @@ from torch import Tensor, nn
 
 from encoders.positions import sincos_2d, sincos_3d
 from encoders.pretrained.checkpoint import Checkpoint, PretrainedError
+from encoders.pretrained.official_names import check_num_patches, translate
 from encoders.vit import SIZES
 
 V_JEPA2_FORMATS = ("vjepa2", "vjepa2_ac", "huggingface_vjepa2")
+GRID_KEYS = ("img_size", "patch_size", "num_frames", "tubelet_size")  # what a predictor shares with its encoder
 
 
 def _depth(state: dict[str, Tensor], prefix: str) -> int:
@@ -62,8 +64,9 @@ def merge_overrides(
     return {**hints, **read, **overrides}
 
 
-def encoder_kwargs(ckpt: Checkpoint, overrides: dict[str, Any]) -> dict[str, Any]:
-    """``VisionTransformer`` arguments for ``ckpt.encoder``."""
+def encoder_facts(ckpt: Checkpoint, overrides: dict[str, Any]) -> dict[str, Any]:
+    """What the weights of ``ckpt.encoder``, its file's hints and ``overrides`` (official names as the official
+    code spells them) say of the encoder; heads and a RoPE model's input size only where known."""
     state = ckpt.encoder
     if not state or "patch_embed.proj.weight" not in state:
         raise PretrainedError(f"{ckpt.source}: no encoder weights found (format {ckpt.format})")
@@ -83,15 +86,25 @@ def encoder_kwargs(ckpt: Checkpoint, overrides: dict[str, Any]) -> dict[str, Any
             t, h, _ = layout.pop("grid")
             read.update(img_size=h * read["patch_size"], **layout)
             read["num_frames"] = t * read["tubelet_size"] if video else 1
+    overrides = translate(overrides, read, "embed_dim", ckpt.source)
     kwargs = merge_overrides(read, ckpt.encoder_hints, overrides, ckpt.source)
     if not video:
         kwargs["num_frames"] = 1
     if "num_heads" not in kwargs:
         heads = official_num_heads(embed_dim, depth, kwargs["mlp_ratio"], ckpt.format)
-        if heads is None:
-            raise PretrainedError(f"{ckpt.source}: width {embed_dim} and depth {depth} are no official size, so the "
-                                  "number of heads cannot be read from the weights: pass num_heads=...")  # fmt: skip
-        kwargs["num_heads"] = heads
+        if heads is not None:
+            kwargs["num_heads"] = heads
+    return kwargs
+
+
+def encoder_kwargs(ckpt: Checkpoint, overrides: dict[str, Any]) -> dict[str, Any]:
+    """``VisionTransformer`` arguments for ``ckpt.encoder``: :func:`encoder_facts`, which must include heads and
+    the input size."""
+    kwargs = encoder_facts(ckpt, overrides)
+    if "num_heads" not in kwargs:
+        raise PretrainedError(f"{ckpt.source}: width {kwargs['embed_dim']} and depth {kwargs['depth']} are no "
+                              "official size, so the number of heads cannot be read from the weights: pass "
+                              "num_heads=...")  # fmt: skip
     if "img_size" not in kwargs:
         raise PretrainedError(f"{ckpt.source}: the input size cannot be read from the weights: pass img_size=...")
     return kwargs
@@ -117,11 +130,19 @@ def predictor_kwargs(ckpt: Checkpoint, overrides: dict[str, Any], encoder: dict[
         if layout is not None:
             layout.pop("grid")
             read.update(layout)
-    grid = {k: encoder[k] for k in ("img_size", "patch_size", "num_frames", "tubelet_size") if k in encoder}
-    hints = {"num_heads": 12 if ckpt.format in V_JEPA2_FORMATS and width == 384 else encoder["num_heads"],
+    grid = {k: encoder[k] for k in GRID_KEYS if k in encoder}
+    overrides = translate(overrides, read, "predictor_embed_dim", ckpt.source)
+    if "num_patches" in overrides:
+        check_num_patches(overrides.pop("num_patches"), grid, ckpt.source)
+    hints = {"num_heads": 12 if ckpt.format in V_JEPA2_FORMATS and width == 384 else encoder.get("num_heads"),
              **ckpt.predictor_hints}  # fmt: skip
     hints = {k: v for k, v in hints.items() if v is not None}
-    return merge_overrides(read, {**grid, **hints}, overrides, ckpt.source)
+    kwargs = merge_overrides(read, {**grid, **hints}, overrides, ckpt.source)
+    for key, name in (("num_heads", "num_heads"), ("img_size", "img_size")):
+        if key not in kwargs:
+            raise PretrainedError(f"{ckpt.source}: the predictor's {key} cannot be read from the weights: pass "
+                                  f"{name}=...")  # fmt: skip
+    return kwargs
 
 
 def is_action_conditioned(state: dict[str, Tensor]) -> bool:
@@ -140,11 +161,17 @@ def action_conditioned_kwargs(ckpt: Checkpoint, overrides: dict[str, Any], encod
         "mlp_ratio": state["predictor_blocks.0.mlp.fc1.weight"].shape[0] / width,
         "qkv_bias": "predictor_blocks.0.attn.qkv.bias" in state,
     }  # fmt: skip
-    hints = {"img_size": encoder["img_size"], "patch_size": encoder["patch_size"], "rope_tiled_freqs": True}
+    hints = {k: encoder[k] for k in ("img_size", "patch_size") if k in encoder}
+    hints.update(rope_tiled_freqs=True)
     hints.update({k: v for k, v in ckpt.predictor_hints.items() if k in ("num_heads", "use_extrinsics")})
     if width == 1024 and "num_heads" not in hints:
         hints["num_heads"] = 16  # the released V-JEPA 2-AC predictor
+    overrides = translate(overrides, read, "predictor_embed_dim", ckpt.source,
+                          unused=("num_frames", "tubelet_size", "uniform_power"), fixed={"use_rope": True})  # fmt: skip
     kwargs = merge_overrides(read, hints, overrides, ckpt.source)
+    if "img_size" not in kwargs:
+        raise PretrainedError(f"{ckpt.source}: the predictor's input size cannot be read from the weights: pass "
+                              "img_size=...")  # fmt: skip
     if "num_heads" not in kwargs:
         raise PretrainedError(f"{ckpt.source}: an action-conditioned predictor {width} wide is no official size, so "
                               "the number of heads cannot be read from the weights: pass num_heads=...")  # fmt: skip
