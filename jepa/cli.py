@@ -449,6 +449,7 @@ def execute_plan(run: Any, run_dir: Path) -> dict[str, Any]:
     from omegaconf import OmegaConf
 
     from jepa.errors import InputError
+    from jepa.envs.pusht import DATA_POLICIES
     from jepa.plan_eval import GOAL_REACHING, plot_rollouts, summary, write_gif
     from jepa.planning import PLANNERS
 
@@ -459,6 +460,8 @@ def execute_plan(run: Any, run_dir: Path) -> dict[str, Any]:
         raise InputError(f"plan.planner.method={run.plan.planner.method!r}: choose one of {', '.join(PLANNERS)}")
     if run.plan.env not in GOAL_REACHING:
         raise InputError(f"plan.env={run.plan.env!r}: choose one of {', '.join(GOAL_REACHING)}")
+    if run.plan.env == "pusht" and run.plan.goal_policy not in DATA_POLICIES:
+        raise InputError(f"plan.goal_policy={run.plan.goal_policy!r}: choose one of {', '.join(DATA_POLICIES)}")
     model = load_world_model(run.world_model)
     run_dir.mkdir(parents=True, exist_ok=True)
     OmegaConf.save(OmegaConf.structured(run), run_dir / "config.yaml")

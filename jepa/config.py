@@ -481,7 +481,8 @@ class PlannerConfig:
 @dataclass
 class PlanConfig:
     """``jepa plan`` in ``env`` (``pusht`` or ``two_room``, :mod:`jepa.plan_eval`): ``episodes`` start/goal pairs,
-    each goal the view after ``goal_steps`` moves of the recording policy from its start that leave the agent at
+    each goal the view after ``goal_steps`` moves of a data policy from its start (PushT: ``goal_policy``,
+    ``random_walk`` or ``pushing``; Two-Room: its waypoint policy) that leave the agent at
     least ``min_goal_distance`` away (PushT: world units; Two-Room: pixels); the planner (``planner``) then gets
     ``max_steps`` steps of receding-horizon control, as does the random policy it is compared with. PushT's success:
     the agent within ``agent_tolerance`` and the block within ``block_tolerance`` world units and
@@ -489,6 +490,7 @@ class PlanConfig:
     ``strips``: how many episodes the picture shows."""
 
     env: str = "pusht"
+    goal_policy: str = "random_walk"
     episodes: int = 20
     goal_steps: int = 4
     min_goal_distance: float = 20.0

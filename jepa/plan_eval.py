@@ -2,8 +2,9 @@
 same starts, success by each environment's own criterion, and the picture of a few rollouts.
 
 Episode ``i``: a start (PushT: :func:`sample_start`; Two-Room: a free position); its goal is the view after
-``goal_steps`` moves of the recording policy from it (PushT's random walk; Two-Room's waypoint policy, on a seed
-stream the recorder never uses, so the pairs are held out), redrawn until the agent ends at least
+``goal_steps`` moves of a data policy from it (PushT: ``plan.goal_policy``, the random walk or the pushing policy;
+Two-Room: the waypoint policy), drawn on a seed stream the recorders never use, so the pairs are held out, and
+redrawn until the agent ends at least
 ``min_goal_distance`` from where it started. From the start again, the planner gets ``max_steps`` steps of
 receding-horizon control toward the goal view, and, separately, the random policy ``max_steps`` moves of its own.
 PushT judges where the agent and block end; Two-Room ends an episode as soon as the agent overlaps its goal by half
@@ -21,10 +22,11 @@ import torch
 from rich.progress import track
 
 from jepa.config import PlanConfig
-from jepa.envs.pusht import PushTState, PushTView, random_actions, sample_start
+from jepa.envs.pusht import PushingPolicy, PushTState, PushTView, random_actions, sample_start
 from jepa.planning import mpc_episode
 from predictors.world_model import LatentWorldModel
 
+PROTOCOL_STREAM = 1  # start/goal pairs come from seed stream (seed, 1); the recorders draw from seed alone
 GOAL_TRIES = 20  # random walks drawn for a goal far enough from its start, the last kept when none is
 
 
@@ -50,7 +52,7 @@ def goal_reaching(model: LatentWorldModel, cfg: PlanConfig, seed: int = 0) -> di
     """Run the protocol; returns ``{"goals": [...], "planner": [...], "random": [...], "stay": [...]}``, the last
     three lists of :class:`EpisodeResult` (``stay``: where the start itself is against the goal, the share of goals
     reached by doing nothing)."""
-    rng = np.random.default_rng(seed)
+    rng = np.random.default_rng((seed, PROTOCOL_STREAM))
     generator = torch.Generator().manual_seed(seed)
     view = PushTView(model.encoder.img_size[0])
     goals, planned, random, stay = [], [], [], []
@@ -60,8 +62,13 @@ def goal_reaching(model: LatentWorldModel, cfg: PlanConfig, seed: int = 0) -> di
         start_state = view.state
         for _ in range(GOAL_TRIES):  # a goal the agent must move to: at least min_goal_distance from the start
             view.reset(start, env_seed)
-            for action in random_actions(rng, cfg.goal_steps):
-                view.step(action)
+            if cfg.goal_policy == "pushing":
+                pusher = PushingPolicy(rng)
+                for _ in range(cfg.goal_steps):
+                    view.step(pusher(view.state))
+            else:
+                for action in random_actions(rng, cfg.goal_steps):
+                    view.step(action)
             if start_state.distances(view.state)[0] >= cfg.min_goal_distance:
                 break
         goal_state, goal_frame = view.state, view.frame
@@ -75,9 +82,6 @@ def goal_reaching(model: LatentWorldModel, cfg: PlanConfig, seed: int = 0) -> di
         random.append(judge(view.state, goal_state, cfg, frames))
     view.close()
     return {"goals": goals, "planner": planned, "random": random, "stay": stay}
-
-
-PROTOCOL_STREAM = 1  # Two-Room pairs come from seed stream (seed, 1); the recorder draws from seed alone
 
 
 def two_room_goal_reaching(model: LatentWorldModel, cfg: PlanConfig, seed: int = 0) -> dict[str, Any]:

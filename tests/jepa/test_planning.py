@@ -98,3 +98,30 @@ def test_two_room_protocol_is_seeded_and_ends_episodes_on_success():
         # an episode stops at its first success; an unsuccessful one uses the whole budget
         assert result.success == (result.agent <= 0.8079455 * layout.agent_radius + 1e-6)
         assert result.success or len(result.frames) == cfg.max_steps + 1
+
+
+def test_pusht_protocol_is_seeded_and_draws_goals_with_its_goal_policy():
+    import numpy as np
+
+    from jepa.config import PlanConfig
+    from jepa.plan_eval import goal_reaching
+
+    model = tiny_two_room_model()  # planning needs no training to be seeded; PushT views at the model's 32²
+    planner = PlannerConfig(horizon=2, samples=8, elites=2, iterations=1, max_action=1.5, action_block=2)
+    outcomes = {}
+    for policy in ("random_walk", "pushing"):
+        cfg = PlanConfig(env="pusht", goal_policy=policy, episodes=3, goal_steps=25, max_steps=4, planner=planner)
+        outcomes[policy] = [goal_reaching(model, cfg, seed) for seed in (0, 0, 1)]
+    first, again, other = outcomes["pushing"]
+    for a, b in zip(first["goals"], again["goals"]):
+        np.testing.assert_array_equal(a, b)
+    for kind in ("planner", "random", "stay"):
+        assert [(r.agent, r.block, r.angle, r.success) for r in first[kind]] == \
+               [(r.agent, r.block, r.angle, r.success) for r in again[kind]]  # fmt: skip
+    assert not any(np.array_equal(a, b) for a, b in zip(first["goals"], other["goals"]))
+    walked = outcomes["random_walk"][0]
+    assert not any(np.array_equal(a, b) for a, b in zip(first["goals"], walked["goals"]))
+    for stay in first["stay"] + walked["stay"]:
+        assert stay.agent >= cfg.min_goal_distance and not stay.success
+    for result in first["planner"] + first["random"]:
+        assert len(result.frames) == cfg.max_steps + 1
