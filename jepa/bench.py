@@ -1,8 +1,12 @@
-"""What the benchmark scripts (tools/bench_*.py) share: the device and autocast-dtype options and the device's name."""
+"""What the benchmark scripts (tools/bench_*.py) share: the device and autocast-dtype options, the device's name, and
+their entry (bad input is one line, not a traceback)."""
 
 from __future__ import annotations
 
 import argparse
+import sys
+from collections.abc import Callable
+from pathlib import Path
 
 import torch
 
@@ -22,3 +26,16 @@ def device_and_dtype(args: argparse.Namespace) -> tuple[torch.device, torch.dtyp
 def device_name(device: torch.device) -> str:
     """The GPU's name, or ``cpu``."""
     return torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu"
+
+
+def run_script(main: Callable[[list[str]], None]) -> int:
+    """Run a benchmark's ``main`` on the command line's arguments; bad input (an unknown key, a wrong value, a
+    missing file) is one line on stderr and exit status 2."""
+    from jepa.errors import InputError
+
+    try:
+        main(sys.argv[1:])
+    except InputError as err:
+        print(f"{Path(sys.argv[0]).name}: error: {err}", file=sys.stderr)
+        return 2
+    return 0

@@ -480,8 +480,8 @@ class PlannerConfig:
 
 @dataclass
 class PlanConfig:
-    """``jepa plan`` in ``env`` (``pusht`` or ``two_room``, :mod:`jepa.plan_eval`): ``episodes`` start/goal pairs,
-    each goal the view after ``goal_steps`` moves of a data policy from its start (PushT: ``goal_policy``,
+    """``jepa plan`` in ``env`` (``pusht`` or ``two_room``, :mod:`jepa.planning.protocol`): ``episodes`` start/goal
+    pairs, each goal the view after ``goal_steps`` moves of a data policy from its start (PushT: ``goal_policy``,
     ``random_walk`` or ``pushing``; Two-Room: its waypoint policy) that leave the agent at
     least ``min_goal_distance`` away (PushT: world units; Two-Room: pixels); the planner (``planner``) then gets
     ``max_steps`` steps of receding-horizon control, as does the random policy it is compared with. PushT's success:
@@ -555,7 +555,8 @@ def validated(schema: type[T], value: T | dict[str, Any] | None, where: str) -> 
             f"{where}.{err.full_key} is required by this experiment: pass {where}.{err.full_key}=..."
         ) from err
     except OmegaConfBaseException as err:
-        raise InputError(f"{where}: {err.msg if hasattr(err, 'msg') else err}") from err
+        key = f"{where}.{err.full_key}" if getattr(err, "full_key", None) else where
+        raise InputError(f"{key}: {str(getattr(err, 'msg', err)).splitlines()[0]}") from err
 
 
 def shallow_dict(node: Any) -> dict[str, Any]:

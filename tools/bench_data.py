@@ -15,7 +15,9 @@ import sys
 import time
 from importlib.util import find_spec
 
-from jepa.cli import build_data, compose_run
+from jepa.bench import run_script
+from jepa.compose import compose_run
+from jepa.train import build_data
 
 DEFAULT = ["experiment=vjepa2/quickstart"]
 
@@ -59,4 +61,4 @@ def main(argv: list[str] | None = None) -> None:
 
 
 if __name__ == "__main__":
-    main(sys.argv[1:])
+    sys.exit(run_script(main))

@@ -18,11 +18,11 @@ import time
 
 import torch
 
-from jepa.bench import add_device_options, device_and_dtype, device_name
-from jepa.cli import compose_run
+from jepa.bench import add_device_options, device_and_dtype, device_name, run_script
+from jepa.compose import compose_run
 from jepa.config import WorldModelConfig, validated
 from jepa.objectives.world_model import build_world_model
-from jepa.planning import goal_energy, plan_actions
+from jepa.planning.planners import goal_energy, plan_actions
 
 PRESETS = {
     "vjepa2_ac_vitg": ["experiment=wm/vjepa2_ac_vitg", "model.encoder_source=null"],
@@ -78,4 +78,4 @@ def main(argv: list[str] | None = None) -> None:
 
 
 if __name__ == "__main__":
-    main(sys.argv[1:])
+    sys.exit(run_script(main))

@@ -29,8 +29,8 @@ from einops import rearrange
 from torch import Tensor, nn
 
 from encoders.attention import resolve_backend
-from jepa.bench import add_device_options, device_and_dtype, device_name
-from jepa.cli import compose_run
+from jepa.bench import add_device_options, device_and_dtype, device_name, run_script
+from jepa.compose import compose_run
 from jepa.config import OBJECTIVE_SCHEMAS, shallow_dict, validated
 from jepa.ema import ema_update
 from jepa.masks import MaskCollator, MultiBlockMask2D
@@ -263,4 +263,4 @@ def main(argv: list[str] | None = None) -> None:
 
 
 if __name__ == "__main__":
-    main(sys.argv[1:])
+    sys.exit(run_script(main))

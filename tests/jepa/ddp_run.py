@@ -13,7 +13,8 @@ from pathlib import Path
 import lightning as L
 import torch
 
-from jepa.cli import build, build_trainer, compose_run
+from jepa.compose import compose_run
+from jepa.train import build, build_trainer
 
 
 class RecordSteps(L.Callback):

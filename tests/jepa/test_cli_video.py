@@ -100,7 +100,7 @@ def test_cooldown_needs_weights_that_fit(tmp_path, capsys):
 @pytest.mark.parametrize("name", ["vjepa/vitl16", "vjepa2/vitl16", "vjepa2/vith16", "vjepa2/vitg16",
                                   "vjepa2/vitl16_cooldown", "vjepa2/quickstart"])  # fmt: skip
 def test_video_experiments_compose_validate_and_carry_the_official_settings(name):
-    from jepa.cli import compose_run
+    from jepa.compose import compose_run
     from jepa.config import OBJECTIVE_SCHEMAS, validated
     from jepa.masks import MultiBlockMask3D
 

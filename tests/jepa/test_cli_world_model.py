@@ -84,7 +84,7 @@ def test_inverse_dynamics_probe_on_the_episodes(trained, capsys):
 
 
 def test_official_ac_experiment_carries_the_official_sizes():
-    from jepa.cli import compose_run
+    from jepa.compose import compose_run
     from jepa.config import OBJECTIVE_SCHEMAS, validated
 
     run, _ = compose_run(["experiment=wm/vjepa2_ac_vitg", "data.episodes=droid.csv"])

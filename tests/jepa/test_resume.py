@@ -129,3 +129,18 @@ def test_nonfinite_losses_skip_their_steps_then_stop_the_run_with_finite_weights
     state = torch.load(run_dir / "last.ckpt", map_location="cpu", weights_only=False)
     assert all(torch.isfinite(v).all() for v in state["state_dict"].values() if v.is_floating_point())
     assert json.loads((run_dir / "metrics.json").read_text())["nonfinite_steps"] == 4
+
+
+def test_a_finished_run_resumed_probes_its_end_and_keeps_its_metrics(tmp_path, capsys):
+    run_dir = tmp_path / "run"
+    args = ["fit", *TINY, "trainer.max_steps=3", "final_probe=true", f"hydra.run.dir={run_dir}"]
+    assert main(args) == 0
+    first = json.loads((run_dir / "metrics.json").read_text())
+    capsys.readouterr()
+    assert main([*args, "ckpt_path=last"]) == 0  # nothing left to train
+    assert "nothing left to train: the checkpoint is at step 3" in capsys.readouterr().out
+    again = json.loads((run_dir / "metrics.json").read_text())
+    assert again["global_step"] == 3 and again["train/loss"] == first["train/loss"]
+    assert (again["probe_step_start"], again["probe_step_end"]) == (0, 3)  # the start is the fresh run's
+    assert again["probe_top1_start"] == first["probe_top1_start"]
+    assert abs(again["probe_top1_end"] - first["probe_top1_end"]) < 0.02  # the same weights probed again

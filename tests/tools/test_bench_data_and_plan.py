@@ -32,3 +32,15 @@ def test_bench_plan_reports_seconds_per_action_for_the_search_it_ran(capsys) -> 
     assert (result["method"], result["samples"], result["iterations"], result["horizon"]) == ("cem", 8, 2, 2)
     assert result["seconds_per_action"] > 0 and result["device"] == "cpu"
     assert result["encoder_params_m"] > 0 and result["predictor_params_m"] > 0
+
+
+def test_a_config_error_is_one_line_not_a_traceback() -> None:
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    script = Path(__file__).parents[2] / "tools" / "bench_data.py"
+    out = subprocess.run([sys.executable, str(script), "trainer.nope=1", "--workers", "0"], capture_output=True,
+                         text=True)  # fmt: skip
+    assert out.returncode == 2 and "Traceback" not in out.stderr
+    assert out.stderr.startswith("bench_data.py: error: Could not override 'trainer.nope'")

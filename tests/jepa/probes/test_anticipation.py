@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from encoders.vit import create_encoder
-from jepa.anticipation_probe import focal_loss, mean_class_recall
+from jepa.probes.anticipation import focal_loss, mean_class_recall
 from jepa.cli import main
 from jepa.data.anticipation import ActionSample, AnticipationDataset, read_annotations
 from jepa.data.demo_videos import write_mp4

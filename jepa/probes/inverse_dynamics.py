@@ -12,9 +12,9 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 from torch.utils.data import DataLoader
 
-from jepa.attentive_probe import fit_and_choose, make_heads
+from jepa.probes.attentive import fit_and_choose, make_heads
 from jepa.config import InverseDynamicsProbeConfig
-from jepa.probe_eval import HeadResult
+from jepa.probes.heads import HeadResult
 from predictors.heads import InverseDynamicsHead
 from predictors.world_model import frame_tokens
 

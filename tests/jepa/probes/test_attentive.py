@@ -9,7 +9,7 @@ from PIL import Image
 from torch.utils.data import DataLoader
 
 from encoders.vit import create_encoder
-from jepa.attentive_probe import as_segment_views, encode_views, fit_attentive_probe, save_official_probe
+from jepa.probes.attentive import as_segment_views, encode_views, fit_attentive_probe, save_official_probe
 from jepa.cli import main
 from jepa.config import AttentiveProbeConfig
 from jepa.data.demo_videos import write_mp4

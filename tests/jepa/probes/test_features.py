@@ -1,6 +1,6 @@
 import numpy as np
 
-from jepa.probes import cached_features, knn_top1, linear_probe_top1, source_fingerprint
+from jepa.probes.features import cached_features, knn_top1, linear_probe_top1, source_fingerprint
 
 
 def clusters(n_per_class: int, seed: int, spread: float) -> tuple[np.ndarray, np.ndarray]:

@@ -85,7 +85,7 @@ def knn_top1(
     train: tuple[np.ndarray, np.ndarray], val: tuple[np.ndarray, np.ndarray], k: int = 20, temperature: float = 0.07
 ) -> float:
     """Top-1 on ``val`` of a weighted kNN vote over ``train`` (cosine similarity, weights ``exp(sim / T)``)."""
-    from jepa.probe_eval import knn_scores
+    from jepa.probes.heads import knn_scores
 
     train_y = torch.from_numpy(train[1]).long()
     votes = knn_scores(torch.from_numpy(train[0]), train_y, torch.from_numpy(val[0]), int(train_y.max()) + 1, k,
@@ -108,9 +108,11 @@ class StartEndProbes(Callback):
         self.started = 0.0
         self.results: dict[str, float] = {}
 
+    def on_load_checkpoint(self, trainer: L.Trainer, pl_module: L.LightningModule, checkpoint: dict[str, Any]) -> None:
+        self.start_step = int(checkpoint.get("global_step", 0))  # on_fit_start comes before the step is restored
+
     def on_fit_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         self.start_state = copy.deepcopy(pl_module.feature_encoder.state_dict())
-        self.start_step = trainer.global_step
         self.started = time.perf_counter()
 
     def on_fit_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
@@ -126,8 +128,11 @@ class StartEndProbes(Callback):
         end_encoder = pl_module.feature_encoder
         start_encoder = copy.deepcopy(end_encoder)
         start_encoder.load_state_dict(self.start_state)
-        encoders = (("pixels", PixelEncoder(end_encoder.img_size[0]), None), ("start", start_encoder, self.start_step),
-                    ("end", end_encoder, trainer.global_step))  # fmt: skip
+        encoders = [("pixels", PixelEncoder(end_encoder.img_size[0]), None), ("start", start_encoder, self.start_step),
+                    ("end", end_encoder, trainer.global_step)]  # fmt: skip
+        if not steps:  # a resumed run with nothing left to train: its weights are the end, not a start
+            print(f"nothing left to train: the checkpoint is at step {trainer.global_step}; probing its encoder")
+            del encoders[1]
         for label, encoder, step in encoders:
             feats = {split: extract_features(encoder, loader, pl_module.device, f"probe features ({label}, {split})")
                      for split, loader in loaders.items()}  # fmt: skip
@@ -136,9 +141,10 @@ class StartEndProbes(Callback):
             self.results[f"knn_top1_{label}"] = knn_top1(feats["train"], feats["val"])
             if step is not None:
                 self.results[f"probe_step_{label}"] = step
-        start = f"step {self.start_step}" + (" (random init)" if self.start_step == 0 else "")
-        columns = ("raw pixels", start, f"step {trainer.global_step}")
-        print(f"frozen features, top-1 on val    {columns[0]:>12}  {columns[1]:>22}  {columns[2]:>12}")
+        names = {"pixels": "raw pixels", "start": f"step {self.start_step}" + (" (random init)" if self.start_step == 0
+                 else ""), "end": f"step {trainer.global_step}"}  # fmt: skip
+        labels = [label for label, _, _ in encoders]
+        width = {"pixels": 12, "start": 22, "end": 12}
+        print("frozen features, top-1 on val    " + "  ".join(f"{names[k]:>{width[k]}}" for k in labels))
         for probe, name in PROBE_NAMES.items():
-            row = [self.results[f"{probe}_top1_{label}"] for label in ("pixels", "start", "end")]
-            print(f"  {name:<30} {row[0]:>12.3f}  {row[1]:>22.3f}  {row[2]:>12.3f}")
+            print(f"  {name:<30} " + "  ".join(f"{self.results[f'{probe}_top1_{k}']:>{width[k]}.3f}" for k in labels))

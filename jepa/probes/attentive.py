@@ -21,7 +21,7 @@ from torch import Tensor, nn
 from torch.utils.data import DataLoader
 
 from jepa.config import AttentiveProbeConfig
-from jepa.probe_eval import HeadResult, topk_accuracy
+from jepa.probes.heads import HeadResult, topk_accuracy
 from predictors.heads import AttentiveClassifier
 
 

@@ -12,10 +12,10 @@ from torch import Tensor
 from torch.utils.data import DataLoader
 from torchvision.ops import sigmoid_focal_loss
 
-from jepa.attentive_probe import fit_and_choose, make_heads
+from jepa.probes.attentive import fit_and_choose, make_heads
 from jepa.config import AnticipationProbeConfig
 from jepa.data.anticipation import ActionClasses
-from jepa.probe_eval import HeadResult
+from jepa.probes.heads import HeadResult
 from predictors.anticipation import AnticipativeEncoder
 from predictors.heads import ActionAnticipationClassifier
 

@@ -23,7 +23,7 @@ from rich.progress import track
 
 from jepa.config import PlanConfig
 from jepa.envs.pusht import PushingPolicy, PushTState, PushTView, random_actions, sample_start
-from jepa.planning import mpc_episode
+from jepa.planning.planners import mpc_episode
 from predictors.world_model import LatentWorldModel
 
 PROTOCOL_STREAM = 1  # start/goal pairs come from seed stream (seed, 1); the recorders draw from seed alone

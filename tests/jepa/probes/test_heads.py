@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from jepa.cli import main
-from jepa.probe_eval import confusion_matrix, fit_linear_heads, knn_scores, split_holdout, topk_accuracy
+from jepa.probes.heads import confusion_matrix, fit_linear_heads, knn_scores, split_holdout, topk_accuracy
 
 
 def clusters(n_per_class: int = 60, num_classes: int = 4, dim: int = 8, seed: int = 0):
@@ -74,7 +74,7 @@ def test_jepa_probe_errors(tmp_path, capsys):
 def test_pixels_baseline_goes_through_the_same_probes(tmp_path, capsys):
     from jepa.data.digits import DigitsDataset
     from jepa.data.images import eval_transform
-    from jepa.probes import knn_top1
+    from jepa.probes.features import knn_top1
 
     assert main(["probe", "knn", *QUICK, "encoder=pixels", f"hydra.run.dir={tmp_path / 'knn'}"]) == 0
     knn = json.loads(capsys.readouterr().out.strip().splitlines()[-1])

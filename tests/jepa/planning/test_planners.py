@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from jepa.planning import PlannerConfig, goal_energy, plan_actions
+from jepa.planning.planners import PlannerConfig, goal_energy, plan_actions
 
 
 @pytest.mark.parametrize("method", ["cem", "mppi"])
@@ -75,7 +75,7 @@ def test_two_room_protocol_is_seeded_and_ends_episodes_on_success():
 
     from jepa.config import PlanConfig
     from jepa.envs.two_room import TwoRoomLayout
-    from jepa.plan_eval import two_room_goal_reaching
+    from jepa.planning.protocol import two_room_goal_reaching
 
     cfg = PlanConfig(env="two_room", episodes=3, goal_steps=8, min_goal_distance=6.0, max_steps=10,
                      planner=PlannerConfig(horizon=2, samples=8, elites=2, iterations=1, max_action=2.0,
@@ -104,7 +104,7 @@ def test_pusht_protocol_is_seeded_and_draws_goals_with_its_goal_policy():
     import numpy as np
 
     from jepa.config import PlanConfig
-    from jepa.plan_eval import goal_reaching
+    from jepa.planning.protocol import goal_reaching
 
     model = tiny_two_room_model()  # planning needs no training to be seeded; PushT views at the model's 32²
     planner = PlannerConfig(horizon=2, samples=8, elites=2, iterations=1, max_action=1.5, action_block=2)
