@@ -281,14 +281,18 @@ class VideoMaskConfig:
 @dataclass
 class VideoDataConfig:
     """Official sample lists (``path label`` .csv or .npy), their mixing weights and clip lengths (frames per clip),
-    and exactly one of ``frame_step``, ``fps`` or ``duration``. Names follow the official configs. ``demo_root``
-    instead renders the built-in PushT demo clips into that folder (once) and uses their lists. ``views``
-(view-based objectives): each training clip becomes those augmented views, the same draw for all its frames."""
+    and exactly one of ``frame_step``, ``fps`` or ``duration``. Names follow the official configs. Without
+    ``val_datasets``, a seeded ``val_fraction`` of the training clips is held out to validate and probe on (null,
+    as the official recipes: no validation).
+    ``demo_root`` renders the built-in PushT demo clips into that folder (once) and uses their lists when no
+    ``datasets`` are given. ``views`` (view-based objectives): each training clip becomes those augmented views, the
+    same draw for all its frames."""
 
     datasets: list[str] = field(default_factory=list)
     datasets_weights: list[float] | None = None
     dataset_fpcs: list[int] = field(default_factory=lambda: [16])
     val_datasets: list[str] | None = None
+    val_fraction: float | None = None
     frame_step: int | None = None
     fps: float | None = None
     duration: float | None = None

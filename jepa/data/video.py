@@ -127,8 +127,9 @@ class VideoDataset(Dataset):
 class VideoDataModule(L.LightningDataModule):
     """Train/val loaders of clips from official sample lists, with V-JEPA multi-block mask sets attached in the
     collate (per clip length; each clip made into augmented views when ``views`` is given), and mask-free loaders
-    for frozen-feature probes. Keys keep the official names;
-    ``demo_root`` renders the built-in PushT demo clips there (once) and uses their lists."""
+    for frozen-feature probes. Keys keep the official names. Without ``val_datasets`` a seeded ``val_fraction`` of
+    the training clips, if given, is held out as the validation split; ``demo_root`` renders the built-in PushT
+    demo clips there (once) and uses their lists, unless ``datasets`` are given, which replace them."""
 
     def __init__(
         self,
@@ -136,6 +137,7 @@ class VideoDataModule(L.LightningDataModule):
         datasets_weights: Sequence[float] | None = None,
         dataset_fpcs: Sequence[int] = (16,),
         val_datasets: Sequence[str] | None = None,
+        val_fraction: float | None = None,
         frame_step: int | None = None,
         fps: float | None = None,
         duration: float | None = None,
@@ -155,13 +157,17 @@ class VideoDataModule(L.LightningDataModule):
         super().__init__()
         if not datasets and demo_root is None:
             raise InputError("data.datasets: give at least one sample list (.csv or .npy), or data.demo_root=DIR")
-        if demo_root is not None:
-            if datasets or val_datasets:
-                raise InputError("data.demo_root renders its own lists: leave data.datasets and val_datasets empty")
+        if datasets:  # the user's lists replace the demo clips
+            demo_root = None
+        elif val_datasets:
+            raise InputError("data.val_datasets without data.datasets: give the training lists too")
+        else:
             datasets, val_datasets = (
                 [str(Path(demo_root).expanduser() / "train.csv")],
                 [str(Path(demo_root).expanduser() / "val.csv")],
             )
+        if not val_datasets and val_fraction is not None and not 0 < val_fraction < 1:
+            raise InputError(f"data.val_fraction={val_fraction}: a share of the training clips, between 0 and 1")
         if len(dataset_fpcs) != len(datasets):
             raise InputError(f"data.dataset_fpcs: one clip length per list, got {len(dataset_fpcs)} for "
                              f"{len(datasets)} lists")  # fmt: skip
@@ -172,7 +178,7 @@ class VideoDataModule(L.LightningDataModule):
             check_one_rate(frame_step, fps, duration)
         except ValueError as err:
             raise InputError(str(err)) from err
-        self.lists, self.val_lists = list(datasets), list(val_datasets or [])
+        self.lists, self.val_lists, self.val_fraction = list(datasets), list(val_datasets or []), val_fraction
         self.weights = list(datasets_weights) if datasets_weights is not None else None
         self.fpcs = list(dataset_fpcs)
         self.rate = {"frame_step": frame_step, "fps": fps, "duration": duration}
@@ -189,7 +195,12 @@ class VideoDataModule(L.LightningDataModule):
 
     @property
     def source(self) -> str:
-        return ", ".join(self.lists)
+        """The lists trained and validated on, as ``jepa`` prints them."""
+        if self.val_lists:
+            return f"{', '.join(self.lists)}; validation: {', '.join(self.val_lists)}"
+        if self.val_fraction:
+            return f"{', '.join(self.lists)}; validation: a seeded {self.val_fraction:.0%} of them (no data.val_datasets)"
+        return f"{', '.join(self.lists)}; no validation (data.val_datasets or data.val_fraction)"
 
     @cached_property
     def class_names(self) -> list[str] | None:
@@ -200,11 +211,17 @@ class VideoDataModule(L.LightningDataModule):
         """The samples of ``lists``, class names numbered as in the training lists."""
         return [s for source, name in enumerate(lists) for s in read_sample_list(name, source, self.class_names)]
 
-    def _make(self, lists: Sequence[str], fpcs: Sequence[int], train_aug: bool,
-              views: AugmentedViews | None = None) -> VideoDataset:  # fmt: skip
+    def _make(self, samples: list[ListedSample], train_aug: bool, views: AugmentedViews | None = None,
+              fpcs: Sequence[int] | None = None) -> VideoDataset:  # fmt: skip
+        """A dataset of ``samples``: training clips (each list's clip length) or, ``fpcs`` given, evaluation ones."""
         transform = views or ClipTransform(self.crop_size, train_aug, self.scale, self.ratio, self.horizontal_flip)
-        return VideoDataset(self._samples(lists), fpcs, transform, random_clip_sampling=train_aug,
+        return VideoDataset(samples, fpcs or self.fpcs, transform, random_clip_sampling=train_aug,
                             backend=self.backend, **self.rate)  # fmt: skip
+
+    @property
+    def _val_fpcs(self) -> list[int]:
+        """Evaluation clips are the longest training length, for every list the validation samples come from."""
+        return [max(self.fpcs)] * max(len(self.val_lists), len(self.lists))
 
     def _check_classes(self, val: VideoDataset) -> None:
         """Every evaluation label must be a class of the training lists (one error naming the list and line)."""
@@ -220,14 +237,24 @@ class VideoDataModule(L.LightningDataModule):
             return
         if self.demo_root is not None:
             make_demo_videos(self.demo_root)
-        train = self._make(self.lists, self.fpcs, True, self.views)
-        train.check_readable(self.lists)
-        self.datasets = {"train": train}
+        samples, val_samples = self._samples(self.lists), None
+        self._make(samples, False).check_readable(self.lists)  # every listed file, before any is held out
         if self.val_lists:
-            val = self._make(self.val_lists, [max(self.fpcs)] * len(self.val_lists), False, self.views)
+            val_samples = self._samples(self.val_lists)
+        elif self.val_fraction:
+            try:
+                keep, held = holdout_split(len(samples), self.val_fraction, self.seed)
+            except ValueError as err:
+                raise InputError(f"data.datasets: {err}") from err
+            samples, val_samples = [samples[i] for i in keep], [samples[i] for i in held]
+        self.datasets = {"train": self._make(samples, True, self.views)}
+        if val_samples is None:
+            return
+        val = self._make(val_samples, False, self.views, self._val_fpcs)
+        if self.val_lists:
             self._check_classes(val)
             val.check_readable(self.val_lists)
-            self.datasets["val"] = val
+        self.datasets["val"] = val
 
     @property
     def num_classes(self) -> int:
@@ -268,13 +295,17 @@ class VideoDataModule(L.LightningDataModule):
     def test_dataloader(self) -> DataLoader | list[DataLoader]:
         return self.val_dataloader()
 
-    def probe_dataloaders(self) -> dict[str, DataLoader]:
-        """Mask-free loaders of train and val lists with the evaluation transform and clip sampling."""
+    def _need_val(self) -> None:
         self.setup()
         if "val" not in self.datasets:
-            raise InputError("probes need data.val_datasets (lists of labelled clips to evaluate on)")
-        train = self._make(self.lists, self.fpcs, False)
-        val = self._make(self.val_lists, [max(self.fpcs)] * len(self.val_lists), False)
+            raise InputError("probes need a validation split: data.val_datasets (lists of labelled clips) or "
+                             "data.val_fraction (a seeded share of the training clips, e.g. 0.1)")  # fmt: skip
+
+    def probe_dataloaders(self) -> dict[str, DataLoader]:
+        """Mask-free loaders of train and val lists with the evaluation transform and clip sampling."""
+        self._need_val()
+        train = self._make(self.datasets["train"].samples, False)
+        val = self._make(self.datasets["val"].samples, False, fpcs=self._val_fpcs)
         return {name: self._loader(ds, False, None, self.seed) for name, ds in (("train", train), ("val", val))}
 
     def segment_dataloaders(
@@ -284,22 +315,19 @@ class VideoDataModule(L.LightningDataModule):
         frozen-evaluation crops: area 0.08-1, aspect 3/4-4/3, no flip, ``augment`` extras; one view), ``holdout``
         (a seeded ``holdout`` share of the training samples, kept out of ``train``, to choose a head on) and
         ``val``, both with ``num_views`` evaluation views of the first clips of each part."""
-        self.setup()
-        if "val" not in self.datasets:
-            raise InputError("probes need data.val_datasets (lists of labelled clips to evaluate on)")
+        self._need_val()
         samples = self.datasets["train"].samples
         try:
             fit, held = holdout_split(len(samples), holdout, self.seed)
         except ValueError as err:
             raise InputError(f"data.datasets: {err}") from err
-        val_fpcs = [max(self.fpcs)] * len(self.val_lists)
         views = (MultiViewTransform(self.crop_size, num_views) if num_views > 1
                  else ClipTransform(self.crop_size, train=False))  # fmt: skip
         train_crop = ClipTransform(self.crop_size, True, (0.08, 1.0), (0.75, 4 / 3), False, augment)
         splits = {
             "train": ([samples[i] for i in fit], self.fpcs, train_crop, True),
             "holdout": ([samples[i] for i in held], self.fpcs, views, False),
-            "val": (self.datasets["val"].samples, val_fpcs, views, False),
+            "val": (self.datasets["val"].samples, self._val_fpcs, views, False),
         }
         return {
             name: self._loader(VideoDataset(split, fpcs, transform, random_clip_sampling=random, backend=self.backend,

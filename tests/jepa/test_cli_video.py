@@ -46,7 +46,7 @@ def test_vjepa2_fits_official_lists_with_mixed_clip_lengths_and_bad_files(tmp_pa
     short, long = official_lists
     run_dir = tmp_path / "pretrain"
     data = [f"data.datasets=[{short},{long}]", "data.dataset_fpcs=[4,8]", "data.fps=null", "data.frame_step=2",
-            "model.encoder.num_frames=8"]  # fmt: skip
+            "model.encoder.num_frames=8", "data.val_fraction=null"]  # fmt: skip  (every bad file in training)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         assert main(["fit", *SMALL, *data, "trainer.max_steps=6", f"hydra.run.dir={run_dir}"]) == 0
@@ -66,7 +66,7 @@ def test_vjepa2_fits_official_lists_with_mixed_clip_lengths_and_bad_files(tmp_pa
     cooldown = tmp_path / "cooldown"
     longer = [f"data.datasets=[{short},{long}]", "data.dataset_fpcs=[8,16]", "data.fps=null", "data.frame_step=1",
               "model.encoder.num_frames=16", "model.optim.lr_decay=linear", "model.optim.warmup_steps=0",
-              "model.optim.lr=5e-4", "model.optim.final_lr=1e-6"]  # fmt: skip
+              "model.optim.lr=5e-4", "model.optim.final_lr=1e-6", "data.val_fraction=null"]  # fmt: skip
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         assert main(["fit", *SMALL, *longer, f"init_weights={run_dir / 'last.ckpt'}", "trainer.max_steps=2",
@@ -132,3 +132,22 @@ def test_video_experiments_compose_validate_and_carry_the_official_settings(name
     if name == "vjepa2/vitl16_cooldown":
         assert data.dataset_fpcs == [64, 64, 64] and run.init_weights == "w.ckpt"
         assert (model.optim.warmup_steps, model.optim.lr_decay, model.optim.final_lr) == (0, "linear", 1e-6)
+
+
+def test_a_quickstart_takes_the_users_list_and_holds_out_its_validation(tmp_path, capsys):
+    for i in range(10):
+        write_mp4(tmp_path / f"v{i}.mp4", moving_square(seed=i), fps=10)
+    mine = tmp_path / "mine.csv"
+    mine.write_text("".join(f"{tmp_path / f'v{i}.mp4'} {i % 2}\n" for i in range(10)))
+    own = [arg for arg in SMALL if arg != "data.demo_root=null"] + [
+        f"data.datasets=[{mine}]", "data.dataset_fpcs=[4]", "data.fps=null", "data.frame_step=2",
+        "model.encoder.num_frames=4"]  # fmt: skip
+    run_dir = tmp_path / "run"
+    args = [*own, "trainer.max_steps=2", "trainer.check_val_every_n_epoch=1", f"hydra.run.dir={run_dir}"]
+    assert main(["fit", *args]) == 0
+    assert f"data: {mine}; validation: a seeded 10% of them (no data.val_datasets)" in capsys.readouterr().out
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+    assert metrics["global_step"] == 2 and "val/loss" in metrics  # validated on the held-out clip
+    assert main(["probe", "knn", *own, "encoder=random", f"hydra.run.dir={tmp_path / 'probe'}"]) == 0
+    probe = json.loads((tmp_path / "probe" / "metrics.json").read_text())
+    assert (probe["num_train"], probe["num_test"]) == (9, 1)
