@@ -6,8 +6,6 @@ are all-reduced (with gradients), so N ranks of batch B give the value and gradi
 
 from __future__ import annotations
 
-import math
-
 import torch
 import torch.distributed as dist
 from torch import Tensor, nn

@@ -18,6 +18,7 @@ import numpy as np
 from PIL import Image
 from rich.progress import track
 
+from jepa.data.video_writer import write_mp4
 from jepa.envs.pusht import WORKSPACE, crop_view, make_env
 
 DIRECTIONS = ((1, 0), (0, 1), (-1, 0), (0, -1))
@@ -63,20 +64,6 @@ def block_motion_labels(poses: np.ndarray) -> dict[str, int]:
     turn = (poses[-1, 2] - poses[0, 2] + np.pi) % (2 * np.pi) - np.pi
     shift = float(np.hypot(*(poses[-1, :2] - poses[0, :2])))
     return {"turn": 0 if turn < -TURN else 2 if turn > TURN else 1, "shift": int(np.searchsorted(SHIFT, shift))}
-
-
-def write_mp4(path: Path, frames: np.ndarray, fps: int) -> None:
-    """Encode ``uint8 [T, H, W, 3]`` frames as H.264 (yuv420p) with PyAV."""
-    import av
-
-    with av.open(str(path), "w") as container:
-        stream = container.add_stream("libx264", rate=fps)
-        stream.height, stream.width = frames.shape[1:3]
-        stream.pix_fmt = "yuv420p"
-        stream.options = {"crf": "18", "preset": "veryfast"}
-        for image in frames:
-            container.mux(stream.encode(av.VideoFrame.from_ndarray(image, format="rgb24")))
-        container.mux(stream.encode())
 
 
 def make_demo_videos(

@@ -161,10 +161,10 @@ RECORD_VERSION = 1  # bumped whenever recording changes, so that cached sets are
 def record_episodes(root: str | Path, num_episodes: int = 400, steps: int = 24, size: int = 64, fps: int = 10,
                     seed: int = 0, policy: str = "random_walk") -> Path:  # fmt: skip
     """Record ``num_episodes`` PushT episodes of ``steps`` moves from :func:`sample_start` with
-    :func:`jepa.data.trajectories.record_episode_set` (each ``.npz`` also holds ``agent`` and ``block`` poses in
+    :func:`jepa.envs.recording.record_episode_set` (each ``.npz`` also holds ``agent`` and ``block`` poses in
     world units); ``policy``: ``random_walk`` (:func:`random_actions`) or ``pushing`` (:class:`PushingPolicy`).
     Skipped when ``root`` already holds a set recorded with the same settings."""
-    from jepa.data.trajectories import record_episode_set
+    from jepa.envs.recording import record_episode_set
 
     if policy not in DATA_POLICIES:
         raise ValueError(f"PushT data policy {policy!r}: choose one of {', '.join(DATA_POLICIES)}")

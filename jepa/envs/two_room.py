@@ -190,9 +190,9 @@ RECORD_VERSION = 1  # bumped whenever recording changes, so that cached sets are
 def record_two_room(root: str | Path, num_episodes: int = 400, steps: int = 64, layout: TwoRoomLayout | None = None,
                     fps: int = 10, seed: int = 0) -> Path:  # fmt: skip
     """Record ``num_episodes`` episodes of ``steps`` :class:`WaypointPolicy` actions from seeded random starts with
-    :func:`jepa.data.trajectories.record_episode_set` (each ``.npz`` also holds the ``position`` in pixels at every
+    :func:`jepa.envs.recording.record_episode_set` (each ``.npz`` also holds the ``position`` in pixels at every
     frame). Skipped when ``root`` already holds a set recorded with the same settings."""
-    from jepa.data.trajectories import record_episode_set
+    from jepa.envs.recording import record_episode_set
 
     layout = layout or TwoRoomLayout()
     settings = {"version": RECORD_VERSION, "num_episodes": num_episodes, "steps": steps, "layout": asdict(layout),

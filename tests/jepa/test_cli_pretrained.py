@@ -8,7 +8,7 @@ from safetensors.torch import load_file
 
 from encoders.pretrained import load_pretrained
 from jepa.cli import main
-from jepa.data.demo_videos import write_mp4
+from jepa.data.video_writer import write_mp4
 from jepa.features import read_input
 from tests.conftest import OFFICIAL, assert_official_close, load_official
 from tests.jepa.data.conftest import moving_square

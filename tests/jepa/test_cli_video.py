@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from jepa.cli import main
-from jepa.data.demo_videos import write_mp4
+from jepa.data.video_writer import write_mp4
 from jepa.objectives import VJEPA
 from tests.jepa.data.conftest import moving_square
 from tests.jepa.test_cli import read_csv_metric

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import math
 
-from jepa.data.demo_videos import write_mp4
+from jepa.data.video_writer import write_mp4
 from tests.jepa.data.conftest import moving_square
 from tests.tools.conftest import load_tool
 

@@ -3,7 +3,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from jepa.data.demo_videos import write_mp4
+from jepa.data.video_writer import write_mp4
 
 
 def moving_square(num_frames: int = 20, size: int = 32, seed: int = 0) -> np.ndarray:

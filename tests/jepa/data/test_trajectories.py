@@ -4,7 +4,8 @@ import numpy as np
 import pytest
 import torch
 
-from jepa.data.trajectories import TrajectoryDataModule, TrajectoryDataset, read_episode_list, write_episode
+from jepa.data.trajectories import TrajectoryDataModule, TrajectoryDataset, read_episode_list
+from jepa.envs.recording import write_episode
 
 
 def counting_episode(root, name, length=9, size=16):

@@ -36,7 +36,7 @@ def test_backend_choice():
 
 def test_auto_backend_falls_back_to_pyav_where_decord_fails(tmp_path):
     pytest.importorskip("decord")
-    from jepa.data.demo_videos import write_mp4
+    from jepa.data.video_writer import write_mp4
 
     write_mp4(tmp_path / "w48.mp4", moving_square(num_frames=6, size=48), fps=10)
     path = str(tmp_path / "w48.mp4")

@@ -10,7 +10,7 @@ from encoders.vit import create_encoder
 from jepa.probes.anticipation import focal_loss, mean_class_recall
 from jepa.cli import main
 from jepa.data.anticipation import ActionSample, AnticipationDataset, read_annotations
-from jepa.data.demo_videos import write_mp4
+from jepa.data.video_writer import write_mp4
 from jepa.data.video_transforms import ClipTransform
 from jepa.errors import InputError
 from predictors.anticipation import AnticipativeEncoder

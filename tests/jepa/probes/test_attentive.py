@@ -12,7 +12,7 @@ from encoders.vit import create_encoder
 from jepa.probes.attentive import as_segment_views, encode_views, fit_attentive_probe, save_official_probe
 from jepa.cli import main
 from jepa.config import AttentiveProbeConfig
-from jepa.data.demo_videos import write_mp4
+from jepa.data.video_writer import write_mp4
 from jepa.masks import MaskCollator
 from predictors.heads import AttentiveClassifier
 from predictors.pretrained import load_probe
