@@ -49,9 +49,12 @@ class ViewsConfig:
 class ImageDataConfig:
     """An ImageNet-layout folder ``root/{train,val}/<class>/*``, or the built-in digits when ``root`` is null.
     ``root`` has no default: the ``data`` group option says which (``images``: digits, ``imagefolder``: required).
-    ``views`` (view-based objectives): each training sample becomes those augmented views instead of one crop."""
+    A folder with no ``val`` split (``root/train/<class>/*`` or just ``root/<class>/*``) holds out a seeded
+    ``val_fraction`` of its images instead, where one is given. ``views`` (view-based objectives): each training
+    sample becomes those augmented views instead of one crop."""
 
     root: str | None = MISSING
+    val_fraction: float | None = None
     img_size: int = 224
     batch_size: int = 64
     num_workers: int = 4

@@ -66,10 +66,23 @@ class TolerantImageFolder(ImageFolder):
         return (self.transform(image) if self.transform else image), target
 
 
+class HeldOut(Subset):
+    """Part of an image folder (the images kept to train on, or those held out), with its class names."""
+
+    @property
+    def classes(self) -> list[str]:
+        return self.dataset.classes
+
+
 def _split_dir(root: Path, split: str) -> Path:
     path = root / split
     if not path.is_dir():
-        raise InputError(f"data.root={root}: no '{split}' folder (expected {root}/{split}/<class>/<image>)")
+        raise InputError(f"data.root={root}: no '{split}' folder (expected {root}/{split}/<class>/<image>; or pass "
+                         "data.val_fraction=0.1: a folder without val/ holds out a seeded tenth of its images)")
+    return _with_images(root, path)
+
+
+def _with_images(root: Path, path: Path) -> Path:
     if not any(p.suffix.lower() in IMG_EXTENSIONS for p in path.rglob("*") if p.is_file()):
         raise InputError(f"data.root={root}: found no images under {path} (expected {path}/<class>/<image>)")
     return path
@@ -82,6 +95,7 @@ class ImageDataModule(L.LightningDataModule):
     def __init__(
         self,
         root: str | None = None,
+        val_fraction: float | None = None,
         img_size: int = 224,
         batch_size: int = 64,
         num_workers: int = 4,
@@ -96,6 +110,9 @@ class ImageDataModule(L.LightningDataModule):
         self.root = Path(root).expanduser() if root else None
         if self.root is not None and not self.root.is_dir():
             raise InputError(f"data.root={root}: no such directory")
+        self.val_fraction = val_fraction if self.root is not None and not (self.root / "val").is_dir() else None
+        if self.val_fraction is not None and not 0 < self.val_fraction < 1:
+            raise InputError(f"data.val_fraction={val_fraction}: a share of the training images, between 0 and 1")
         self.img_size, self.batch_size, self.num_workers = img_size, batch_size, num_workers
         self.crop_scale, self.horizontal_flip, self.pin_memory = tuple(crop_scale), horizontal_flip, pin_memory
         self.mask = MultiBlockMask2D(**shallow_dict(validated(MaskConfig, mask, "mask"))) if mask is not None else None
@@ -105,7 +122,12 @@ class ImageDataModule(L.LightningDataModule):
 
     @property
     def source(self) -> str:
-        return str(self.root) if self.root is not None else "built-in digits (scikit-learn)"
+        """What ``jepa`` prints as the run's data."""
+        if self.root is None:
+            return "built-in digits (scikit-learn)"
+        if self.val_fraction is not None:
+            return f"{self.root}; validation: a seeded {self.val_fraction:.0%} of its images (no {self.root}/val)"
+        return str(self.root)
 
     def _make(self, split: str, train_aug: bool, transform: Any = None) -> Dataset:
         if transform is None and train_aug:
@@ -114,7 +136,15 @@ class ImageDataModule(L.LightningDataModule):
             transform = eval_transform(self.img_size)
         if self.root is None:
             return DigitsDataset(split, transform)
-        return TolerantImageFolder(str(_split_dir(self.root, split)), transform=transform)
+        if self.val_fraction is None:
+            return TolerantImageFolder(str(_split_dir(self.root, split)), transform=transform)
+        top = self.root / "train" if (self.root / "train").is_dir() else self.root
+        folder = TolerantImageFolder(str(_with_images(self.root, top)), transform=transform)
+        try:
+            keep, held = holdout_split(len(folder), self.val_fraction, self.seed)
+        except ValueError as err:
+            raise InputError(f"data.root={self.root}: {err}") from err
+        return HeldOut(folder, keep if split == "train" else held)
 
     def setup(self, stage: str | None = None) -> None:
         if not self.datasets:

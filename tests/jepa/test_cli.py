@@ -142,3 +142,20 @@ def test_empty_data_root_is_one_clear_error(tmp_path, capsys):
         main(["fit", f"data.root={tmp_path / 'data'}", f"hydra.run.dir={tmp_path / 'run'}", "trainer.max_steps=1"]) == 2
     )
     assert "found no images under" in capsys.readouterr().err
+
+
+def test_a_quickstart_takes_a_folder_without_val_split_and_holds_out_a_tenth(tmp_path, capsys):
+    folder = tmp_path / "mine"
+    rng = np.random.default_rng(0)
+    for c in range(2):
+        (folder / f"class{c}").mkdir(parents=True)
+        for i in range(10):
+            Image.fromarray(rng.integers(0, 255, (16, 16, 3), dtype=np.uint8)).save(folder / f"class{c}" / f"{i}.png")
+    run_dir = fit(tmp_path, f"data.root={folder}", "data.batch_size=9", "trainer.max_steps=2")  # 18 train images
+    assert f"data: {folder}; validation: a seeded 10% of its images (no {folder}/val)" in capsys.readouterr().out
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+    assert metrics["global_step"] == 2 and "val/loss" in metrics
+    assert main(["fit", *TINY, f"data.root={folder}", "data.val_fraction=null", "trainer.max_steps=1",
+                 f"hydra.run.dir={tmp_path / 'strict'}"]) == 2  # fmt: skip
+    err = capsys.readouterr().err
+    assert "no 'train' folder" in err and "data.val_fraction=0.1" in err
