@@ -60,7 +60,9 @@ def execute_plan(run: Any, run_dir: Path) -> dict[str, Any]:
                "episodes": run.plan.episodes, **planner, **{f"random_{k}": v for k, v in random.items()},
                "stay_success_rate": stay["success_rate"],
                **{f"goal_{k}": v for k, v in stay.items() if k != "success_rate"},
-               "seconds_per_action": round(seconds / max(plans, 1), 3)}  # fmt: skip
+               "seconds_per_action": round(seconds / max(plans, 1), 3),
+               "planner_successes": [int(r.success) for r in outcome["planner"]],  # per pair: runs compare on subsets
+               "planner_agent_distances": [round(r.agent, 2) for r in outcome["planner"]]}  # fmt: skip
     plot_rollouts(run_dir / "plan.png", outcome, run.plan.strips)
     write_gif(run_dir / "plan.gif", outcome["planner"][0], outcome["goals"][0])
     (run_dir / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")

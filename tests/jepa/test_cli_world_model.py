@@ -45,6 +45,8 @@ def test_plan_runs_episodes_and_draws_them(trained, capsys):
     assert 0 <= line["success_rate"] <= 1 and 0 <= line["random_success_rate"] <= 1
     assert line["agent_distance"] >= 0 and line["seconds_per_action"] > 0
     assert line["goal_agent_distance"] > 0 and 0 <= line["stay_success_rate"] <= 1
+    assert len(line["planner_successes"]) == line["episodes"] == len(line["planner_agent_distances"])
+    assert sum(line["planner_successes"]) / line["episodes"] == line["success_rate"]
     assert json.loads((plan_dir / "metrics.json").read_text()) == line
     from PIL import Image
 
