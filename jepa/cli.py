@@ -1,7 +1,7 @@
 """The ``jepa`` command. ``fit | validate | test | probe KIND | plan | viz masks`` compose a run from ``configs/``
 and run through Hydra's own application entry, so ``--help``, ``--cfg job``, ``--info``, ``-m`` sweeps, launchers
-(``hydra/launcher=submitit_slurm``) and shell completion work as Hydra users expect; ``convert``, ``features`` and
-``viz pca | curves`` take plain arguments. Bad input is one line on stderr and exit status 2."""
+(``hydra/launcher=submitit_slurm``) and shell completion work as Hydra users expect; ``convert``, ``features``,
+``prepare`` and ``viz pca | curves`` take plain arguments. Bad input is one line on stderr and exit status 2."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from jepa.compose import compose_run, explain, list_experiments, register_config
 COMMANDS = ("fit", "validate", "test")
 PROBES = ("linear", "knn", "attentive", "anticipation", "inverse_dynamics")
 VIZ = ("masks", "pca", "curves")
-TOOLS = ("convert", "features")
+TOOLS = ("convert", "features", "prepare")
 RUN_KEYS = """A run is composed from configs/ (groups model, data, mask, trainer; an experiment sets them all); override
 any key below, e.g. trainer.max_steps=200 data.root=DIR model.encoder.size=small. hydra.run.dir=DIR picks the run
 directory; --cfg job prints the composed config; -m runs a sweep (model.optim.lr=1e-3,2e-3), one run directory per
@@ -53,6 +53,11 @@ principal components as colours, beside the inputs; curves: loss, LR, EMA and pr
 Write model.safetensors + config.json from any pretrained source (official files, Hugging Face folders, our
 checkpoints, an official name such as vjepa2_vit_large); KEY=VALUE sets what the weights cannot say (num_heads=16,
 img_size=256; predictor.num_heads=12 for the predictor).""",
+    "prepare": """usage: jepa prepare LIST... --out DIR [--short-side 256] [--keyframe-interval 16] [--workers N] [--crf 18]
+
+Transcode the videos of sample lists (.csv or .npy) once, to the training resolution (short side, never enlarged)
+with a keyframe every N frames, in parallel; writes each list's twin beside it (k400.csv -> k400.256p.csv) naming
+the new files. Unreadable files are named, counted and left out; a second run keeps what the first prepared.""",
     "features": """usage: jepa features SOURCE INPUT... --out FILE.safetensors|FILE.npy [--batch-size N] [--num-frames N] \\
                      [--frame-step N] [--which encoder]
 
@@ -148,14 +153,16 @@ def _overrides(pairs: Sequence[str]) -> dict[str, Any]:
 
 
 def run_tool(command: str, args: Sequence[str]) -> None:
-    """``jepa convert`` and ``jepa features``: pretrained sources, no Hydra."""
+    """``jepa convert``, ``jepa features`` (pretrained sources) and ``jepa prepare``: plain arguments, no Hydra."""
     import argparse
-
-    from encoders.pretrained import load_pretrained
-    from jepa.convert import export_pretrained
 
     parser = argparse.ArgumentParser(prog=f"jepa {command}", description=HELP[command],
                                      formatter_class=argparse.RawDescriptionHelpFormatter)  # fmt: skip
+    if command == "prepare":
+        return prepare(parser, args)
+    from encoders.pretrained import load_pretrained
+    from jepa.convert import export_pretrained
+
     parser.add_argument("source")
     if command == "convert":
         parser.add_argument("out_dir")
@@ -183,7 +190,29 @@ def run_tool(command: str, args: Sequence[str]) -> None:
     print(f"{len(parsed.inputs)} inputs, features {tuple(pooled.shape)} pooled: " + ", ".join(map(str, written)))
 
 
-VIZ = ("masks", "pca", "curves")
+def prepare(parser: Any, args: Sequence[str]) -> None:
+    """``jepa prepare``: transcode lists' videos (:mod:`jepa.data.prepare`) and say what was done and skipped."""
+    import os
+
+    from jepa.data.prepare import prepare_lists
+    from jepa.errors import InputError
+
+    parser.add_argument("lists", nargs="+")
+    parser.add_argument("--out", required=True, help="folder of the prepared videos")
+    parser.add_argument("--short-side", type=int, default=256)
+    parser.add_argument("--keyframe-interval", type=int, default=16)
+    parser.add_argument("--workers", type=int, default=os.cpu_count() or 1)
+    parser.add_argument("--crf", type=int, default=18, help="x264 constant quality (lower: better, larger)")
+    parsed = parser.parse_args(list(args))
+    try:
+        report = prepare_lists(parsed.lists, parsed.out, parsed.short_side, parsed.keyframe_interval, parsed.workers,
+                               parsed.crf)  # fmt: skip
+    except ValueError as err:
+        raise InputError(str(err)) from err
+    for path, reason in report.skipped:
+        print(f"skipped {path}: {reason}", file=sys.stderr)
+    print(f"{report.transcoded} transcoded, {report.reused} kept from an earlier run, {len(report.skipped)} skipped "
+          f"(unreadable), {report.images} images listed as they were; lists: {', '.join(map(str, report.lists))}")
 
 
 def draw_masks(run: Any, run_dir: Path) -> None:

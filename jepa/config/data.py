@@ -96,7 +96,9 @@ class VideoDataConfig:
     as the official recipes: no validation).
     ``demo_root`` renders the built-in PushT demo clips into that folder (once) and uses their lists when no
     ``datasets`` are given. ``views`` (view-based objectives): each training clip becomes those augmented views, the
-    same draw for all its frames."""
+    same draw for all its frames. ``backend``: ``auto`` (decord, PyAV where it fails), ``decord``, ``pyav`` or
+    ``torchcodec``, on ``decoder_threads`` threads each. ``normalize_on_device``: the training loaders ship uint8
+    clips and the objective normalises them after the transfer (the same numbers; a quarter of the bytes)."""
 
     datasets: list[str] = field(default_factory=list)
     datasets_weights: list[float] | None = None
@@ -114,6 +116,8 @@ class VideoDataConfig:
     num_workers: int = 8
     pin_memory: bool = True
     backend: str = "auto"
+    decoder_threads: int = 1
+    normalize_on_device: bool = False
     demo_root: str | None = None
     views: ViewsConfig | None = None
 

@@ -27,7 +27,7 @@ from jepa.data.clip_sampling import check_one_rate, clip_frame_step, clip_indice
 from jepa.data.demo_videos import make_demo_videos
 from jepa.data.splits import holdout_split
 from jepa.data.video_lists import ListedSample, class_names, read_sample_list
-from jepa.data.video_readers import open_video
+from jepa.data.video_readers import open_video, torchcodec_loads
 from jepa.data.video_transforms import ClipTransform, MultiViewTransform
 from jepa.data.views import AugmentedViews
 from jepa.errors import InputError
@@ -56,10 +56,12 @@ class VideoDataset(Dataset):
         backend: str = "auto",
         max_retries: int = 100,
         num_segments: int | None = None,
+        decoder_threads: int = 1,
     ) -> None:
         self.samples, self.fpcs, self.transform = list(samples), list(fpcs), transform
         self.step_args = {"step": frame_step, "fps": fps, "duration": duration}
         self.random_clip_sampling, self.backend, self.max_retries = random_clip_sampling, backend, max_retries
+        self.decoder_threads = decoder_threads
         self.num_segments = num_segments
 
     def __len__(self) -> int:
@@ -80,7 +82,7 @@ class VideoDataset(Dataset):
         if sample.is_image:
             image = decode_image(sample.path, mode=ImageReadMode.RGB).permute(1, 2, 0).numpy()
             return np.broadcast_to(image, (segments, fpc, *image.shape)).copy()
-        reader = open_video(sample.path, self.backend)
+        reader = open_video(sample.path, self.backend, self.decoder_threads)
         step = clip_frame_step(fpc, video_fps=reader.fps, **self.step_args)
         indices = clip_indices(reader.num_frames, fpc, step, segments, rng, allow_clip_overlap=segments > 1)
         frames = reader.get(np.concatenate(indices))
@@ -149,6 +151,8 @@ class VideoDataModule(L.LightningDataModule):
         num_workers: int = 8,
         pin_memory: bool = True,
         backend: str = "auto",
+        decoder_threads: int = 1,
+        normalize_on_device: bool = False,
         demo_root: str | None = None,
         mask: VideoMaskConfig | dict[str, Any] | None = None,
         seed: int = 0,
@@ -186,6 +190,12 @@ class VideoDataModule(L.LightningDataModule):
         self.scale, self.ratio = tuple(random_resize_scale), tuple(random_resize_aspect_ratio)
         self.batch_size, self.num_workers, self.pin_memory = batch_size, num_workers, pin_memory
         self.backend, self.demo_root, self.seed = backend, demo_root, seed
+        if backend == "torchcodec" and not torchcodec_loads():
+            raise InputError("data.backend=torchcodec: torchcodec is not installed or finds no FFmpeg libraries "
+                             "(pip install torchcodec; FFmpeg 4 to 8 from your system's packages)")  # fmt: skip
+        if decoder_threads < 1:
+            raise InputError(f"data.decoder_threads={decoder_threads}: at least 1")
+        self.decoder_threads, self.normalize_on_device = decoder_threads, normalize_on_device
         self.mask_sets = (
             mask_generators(validated(VideoMaskConfig, mask, "mask"), self.fpcs) if mask is not None else None
         )
@@ -212,11 +222,13 @@ class VideoDataModule(L.LightningDataModule):
         return [s for source, name in enumerate(lists) for s in read_sample_list(name, source, self.class_names)]
 
     def _make(self, samples: list[ListedSample], train_aug: bool, views: AugmentedViews | None = None,
-              fpcs: Sequence[int] | None = None) -> VideoDataset:  # fmt: skip
-        """A dataset of ``samples``: training clips (each list's clip length) or, ``fpcs`` given, evaluation ones."""
-        transform = views or ClipTransform(self.crop_size, train_aug, self.scale, self.ratio, self.horizontal_flip)
+              fpcs: Sequence[int] | None = None, normalize: bool = True) -> VideoDataset:  # fmt: skip
+        """A dataset of ``samples``: training clips (each list's clip length) or, ``fpcs`` given, evaluation ones;
+        ``normalize=False``: uint8 clips, which the objective normalises on the device."""
+        transform = views or ClipTransform(self.crop_size, train_aug, self.scale, self.ratio, self.horizontal_flip,
+                                           normalize=normalize)  # fmt: skip
         return VideoDataset(samples, fpcs or self.fpcs, transform, random_clip_sampling=train_aug,
-                            backend=self.backend, **self.rate)  # fmt: skip
+                            backend=self.backend, decoder_threads=self.decoder_threads, **self.rate)  # fmt: skip
 
     @property
     def _val_fpcs(self) -> list[int]:
@@ -247,10 +259,11 @@ class VideoDataModule(L.LightningDataModule):
             except ValueError as err:
                 raise InputError(f"data.datasets: {err}") from err
             samples, val_samples = [samples[i] for i in keep], [samples[i] for i in held]
-        self.datasets = {"train": self._make(samples, True, self.views)}
+        normalize = not self.normalize_on_device
+        self.datasets = {"train": self._make(samples, True, self.views, normalize=normalize)}
         if val_samples is None:
             return
-        val = self._make(val_samples, False, self.views, self._val_fpcs)
+        val = self._make(val_samples, False, self.views, self._val_fpcs, normalize=normalize)
         if self.val_lists:
             self._check_classes(val)
             val.check_readable(self.val_lists)
@@ -331,7 +344,8 @@ class VideoDataModule(L.LightningDataModule):
         }
         return {
             name: self._loader(VideoDataset(split, fpcs, transform, random_clip_sampling=random, backend=self.backend,
-                                            num_segments=num_segments, **self.rate), random, None, self.seed)
+                                            num_segments=num_segments, decoder_threads=self.decoder_threads,
+                                            **self.rate), random, None, self.seed)
             for name, (split, fpcs, transform, random) in splits.items()
         }  # fmt: skip
 

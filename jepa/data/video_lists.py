@@ -77,6 +77,13 @@ def _entries(path: Path) -> list[tuple[str, str]]:
     return [(p.strip(), label.strip()) for p, label in entries]
 
 
+def list_entries(path: str | Path) -> list[tuple[str, str]]:
+    """The ``(file, label)`` entries of one list, files resolved as :func:`read_sample_list` resolves them and
+    labels as written (what a rewritten list, e.g. ``jepa prepare``'s, must keep)."""
+    path = Path(path).expanduser()
+    return [(_resolve(p, path.parent), label) for p, label in _entries(path)]
+
+
 def read_sample_list(path: str | Path, source: int = 0, classes: list[str] | None = None) -> list[ListedSample]:
     """The samples of one ``.csv`` or ``.npy`` list (errors name the file and line). Labels that are names are
     numbered by their place in ``classes`` when given (a name not among them is an error), else in sorted order."""

@@ -1,7 +1,8 @@
-"""One small interface for decoding video frames: decord where it is installed, PyAV otherwise.
+"""One small interface for decoding video frames: decord, PyAV or torchcodec (PyTorch's decoder).
 
-Both return the same RGB frames (``uint8 [T, H, W, 3]``) for the same indices; the data pipeline only sees
-:class:`VideoReader`.
+All return the same RGB frames (``uint8 [T, H, W, 3]``) for the same indices; the data pipeline only sees
+:class:`VideoReader`. Each decodes with one thread by default: loader workers already use every core, and one
+thread per decoder spends the least CPU per clip (``threads`` raises it for a main-process loader).
 """
 
 from __future__ import annotations
@@ -25,13 +26,18 @@ class VideoReader(Protocol):
         ...
 
 
-class DecordReader:
-    """Frames through decord (seek-based, fast on long videos)."""
+def _check_range(path: str, wanted: Sequence[int], num_frames: int) -> None:
+    if wanted and not 0 <= min(wanted) <= max(wanted) < num_frames:
+        raise IndexError(f"{path}: frame indices {min(wanted)}..{max(wanted)} outside 0..{num_frames - 1}")
 
-    def __init__(self, path: str) -> None:
+
+class DecordReader:
+    """Frames through decord (it indexes the keyframes on open and seeks to the one before each run of frames)."""
+
+    def __init__(self, path: str, threads: int = 1) -> None:
         import decord
 
-        self._reader = decord.VideoReader(path, num_threads=1, ctx=decord.cpu(0))
+        self._reader = decord.VideoReader(path, num_threads=threads, ctx=decord.cpu(0))
         self.num_frames = len(self._reader)
         self.fps = float(self._reader.get_avg_fps())
 
@@ -40,12 +46,15 @@ class DecordReader:
 
 
 class PyAVReader:
-    """Frames through PyAV: decodes from the start up to the last frame asked for (right for short clips)."""
+    """Frames through PyAV: seeks to the keyframe before the first frame asked for, decodes up to the last and
+    converts only the frames asked for. A frame's index is its timestamp times the average rate, exact for the
+    constant-rate videos cameras and ``jepa prepare`` write; a stream without timestamps is decoded from its
+    start and counted."""
 
-    def __init__(self, path: str) -> None:
+    def __init__(self, path: str, threads: int = 1) -> None:
         import av
 
-        self.path = path
+        self.path, self.threads = path, threads
         with av.open(path) as container:
             stream = container.streams.video[0]
             rate = stream.average_rate or stream.guessed_rate
@@ -56,14 +65,23 @@ class PyAVReader:
         import av
 
         wanted = sorted({int(i) for i in indices})
-        if wanted and not 0 <= wanted[0] <= wanted[-1] < self.num_frames:
-            raise IndexError(f"{self.path}: frame indices {wanted[0]}..{wanted[-1]} outside 0..{self.num_frames - 1}")
+        _check_range(self.path, wanted, self.num_frames)
         frames: dict[int, np.ndarray] = {}
         with av.open(self.path) as container:
-            for i, frame in enumerate(container.decode(container.streams.video[0])):
-                if i in wanted:
-                    frames[i] = frame.to_ndarray(format="rgb24")
-                if i >= wanted[-1]:
+            stream = container.streams.video[0]
+            stream.thread_count = self.threads
+            seconds_per_frame = 1.0 / self.fps if math.isfinite(self.fps) and self.fps > 0 else None
+            start = stream.start_time or 0
+            if seconds_per_frame is not None and stream.time_base is not None and wanted[0] > 0:
+                container.seek(start + int(wanted[0] * seconds_per_frame / stream.time_base), stream=stream,
+                               backward=True, any_frame=False)  # fmt: skip
+            for count, frame in enumerate(container.decode(stream)):
+                index = count
+                if frame.pts is not None and seconds_per_frame is not None:
+                    index = round(float((frame.pts - start) * stream.time_base) / seconds_per_frame)
+                if index in wanted and index not in frames:
+                    frames[index] = frame.to_ndarray(format="rgb24")
+                if index >= wanted[-1]:
                     break
         missing = [i for i in wanted if i not in frames]
         if missing:
@@ -71,12 +89,31 @@ class PyAVReader:
         return np.stack([frames[int(i)] for i in indices])
 
 
+class TorchCodecReader:
+    """Frames through torchcodec (``exact`` seeking from its own scan of the file). It needs FFmpeg's shared
+    libraries (4 to 8) where the dynamic loader finds them."""
+
+    def __init__(self, path: str, threads: int = 1) -> None:
+        from torchcodec.decoders import VideoDecoder
+
+        self.path = path
+        self._decoder = VideoDecoder(path, device="cpu", num_ffmpeg_threads=threads, seek_mode="exact",
+                                     dimension_order="NHWC")  # fmt: skip
+        meta = self._decoder.metadata
+        self.num_frames = int(meta.num_frames)
+        self.fps = float(meta.average_fps) if meta.average_fps else math.nan
+
+    def get(self, indices: Sequence[int]) -> np.ndarray:
+        _check_range(self.path, list(indices), self.num_frames)
+        return self._decoder.get_frames_at([int(i) for i in indices]).data.numpy()
+
+
 class FallbackReader:
     """decord, and PyAV for the frames decord fails on (decord rejects some frame sizes, e.g. 48 pixels wide)."""
 
-    def __init__(self, path: str) -> None:
-        self.path = path
-        self._reader: VideoReader = DecordReader(path)
+    def __init__(self, path: str, threads: int = 1) -> None:
+        self.path, self.threads = path, threads
+        self._reader: VideoReader = DecordReader(path, threads)
         self.num_frames, self.fps = self._reader.num_frames, self._reader.fps
 
     def get(self, indices: Sequence[int]) -> np.ndarray:
@@ -85,11 +122,11 @@ class FallbackReader:
         except Exception:  # decord.DECORDError and friends
             if isinstance(self._reader, PyAVReader):
                 raise
-            self._reader = PyAVReader(self.path)
+            self._reader = PyAVReader(self.path, self.threads)
             return self._reader.get(indices)
 
 
-BACKENDS = {"decord": DecordReader, "pyav": PyAVReader}
+BACKENDS = {"decord": DecordReader, "pyav": PyAVReader, "torchcodec": TorchCodecReader}
 
 
 def default_backend() -> str:
@@ -97,12 +134,22 @@ def default_backend() -> str:
     return "decord" if find_spec("decord") is not None else "pyav"
 
 
-def open_video(path: str, backend: str = "auto") -> VideoReader:
+def torchcodec_loads() -> bool:
+    """Whether torchcodec is installed and finds FFmpeg's libraries (it is otherwise importable but cannot decode)."""
+    if find_spec("torchcodec") is None:
+        return False
+    try:
+        import torchcodec
+    except (ImportError, OSError, RuntimeError):
+        return False
+    return torchcodec.ffmpeg_major_version is not None  # None: no FFmpeg libraries were found
+
+
+def open_video(path: str, backend: str = "auto", threads: int = 1) -> VideoReader:
     """Open ``path`` with ``backend`` (``auto``: decord with PyAV as its fallback, or PyAV alone; ``decord``;
-    ``pyav``); decoding errors propagate."""
+    ``pyav``; ``torchcodec``) decoding on ``threads`` threads; decoding errors propagate."""
     if backend == "auto":
-        return FallbackReader(path) if default_backend() == "decord" else PyAVReader(path)
-    name = backend
-    if name not in BACKENDS:
+        return FallbackReader(path, threads) if default_backend() == "decord" else PyAVReader(path, threads)
+    if backend not in BACKENDS:
         raise ValueError(f"unknown video backend {backend!r}; choose one of auto, {', '.join(BACKENDS)}")
-    return BACKENDS[name](path)
+    return BACKENDS[backend](path, threads)

@@ -21,6 +21,7 @@ from torch import Tensor, nn
 from encoders import VisionTransformer, create_encoder
 from encoders.packing import gather_packed
 from jepa.config import EMAConfig, EncoderConfig, OptimConfig, PredictorConfig, ProbeConfig
+from jepa.data.video_transforms import normalize_clips
 from jepa.ema import ema_update
 from jepa.guards import NonFiniteLossGuard
 from jepa.regularizers import REGULARIZERS, build_regularizer
@@ -112,10 +113,12 @@ class StepOutput(NamedTuple):
 
 
 def move_inputs(value: Any, device: torch.device) -> Any:
-    """A tensor, or a list of views' tensors, on ``device``."""
+    """A tensor, or a list of views' tensors, on ``device``; uint8 clips ``[B, 3, T, H, W]``
+    (``data.normalize_on_device``) are normalised there."""
     if isinstance(value, list):
-        return [v.to(device, non_blocking=True) for v in value]
-    return value.to(device, non_blocking=True)
+        return [move_inputs(v, device) for v in value]
+    moved = value.to(device, non_blocking=True)
+    return normalize_clips(moved) if moved.dtype == torch.uint8 and moved.ndim == 5 else moved
 
 
 class PretrainingObjective(L.LightningModule):

@@ -160,3 +160,18 @@ def test_probe_lists_share_the_training_classes(video_dir):
     with pytest.raises(InputError, match=r"val.csv:2: class 7 does not occur in the training lists \(2 classes\)"):
         VideoDataModule([str(video_dir / "train.csv")], val_datasets=[str(video_dir / "val.csv")],
                         dataset_fpcs=[4], frame_step=2, num_workers=0).setup()  # fmt: skip
+
+
+def test_uint8_clips_normalised_on_the_device_equal_the_workers_float_clips(video_dir):
+    from jepa.objectives.base import move_inputs
+
+    floats = next(iter(two_lists(video_dir).train_dataloader()))
+    shipped = next(iter(two_lists(video_dir, normalize_on_device=True).train_dataloader()))
+    for f, u in zip(floats["groups"], shipped["groups"], strict=True):
+        assert f["inputs"].dtype == torch.float32 and u["inputs"].dtype == torch.uint8
+        assert u["inputs"].shape == f["inputs"].shape and u["inputs"].float().std() > 10, "pixels, not zeros"
+        on_device = move_inputs(u["inputs"], torch.device("cpu"))
+        assert on_device.dtype == torch.float32 and torch.equal(on_device, f["inputs"])
+        assert torch.equal(u["ctx_index"], f["ctx_index"]), "the same masks"
+    with pytest.raises(InputError, match="data.decoder_threads=0"):
+        two_lists(video_dir, decoder_threads=0)

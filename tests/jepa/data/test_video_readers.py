@@ -43,3 +43,40 @@ def test_auto_backend_falls_back_to_pyav_where_decord_fails(tmp_path):
     with pytest.raises(Exception):  # decord cannot copy out 48-pixel-wide frames
         open_video(path, "decord").get([0, 1])
     assert np.array_equal(open_video(path, "auto").get([0, 5]), open_video(path, "pyav").get([0, 5]))
+
+
+@pytest.fixture
+def keyframes_every_4(tmp_path):
+    """A 20-frame video with a keyframe every 4 frames and no B-frames (as `jepa prepare` writes)."""
+    from jepa.data.video_writer import write_mp4
+
+    path = tmp_path / "gop4.mp4"
+    write_mp4(path, moving_square(num_frames=20, size=32, seed=3), fps=10, keyframe_interval=4)
+    return str(path)
+
+
+def test_pyav_seeks_to_the_keyframe_before_and_returns_the_frames_asked_for(keyframes_every_4):
+    reader = PyAVReader(keyframes_every_4)
+    for indices in ([13, 14, 19], [19, 5, 5, 6], [8], [3, 4]):
+        frames = reader.get(indices)
+        assert frame_numbers(frames) == indices
+    if default_backend() == "decord":
+        decord = open_video(keyframes_every_4, "decord")
+        assert np.array_equal(reader.get([9, 13, 16, 18]), decord.get([9, 13, 16, 18]))
+
+
+def test_torchcodec_returns_decords_and_pyavs_frames(keyframes_every_4):
+    from jepa.data.video_readers import torchcodec_loads
+
+    if not torchcodec_loads():
+        pytest.skip("torchcodec is not installed or finds no FFmpeg libraries")
+    codec, pyav = open_video(keyframes_every_4, "torchcodec"), open_video(keyframes_every_4, "pyav")
+    assert (codec.num_frames, codec.fps) == (20, pytest.approx(10.0))
+    indices = [0, 13, 13, 19, 2]
+    frames = codec.get(indices)
+    assert frames.shape == (5, 32, 32, 3) and frame_numbers(frames) == indices
+    assert np.array_equal(frames, pyav.get(indices))
+    if default_backend() == "decord":
+        assert np.array_equal(frames, open_video(keyframes_every_4, "decord").get(indices))
+    with pytest.raises(IndexError, match="outside 0..19"):
+        codec.get([20])
