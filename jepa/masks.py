@@ -19,7 +19,7 @@ from torch import Tensor
 from torch.utils.data import default_collate, get_worker_info
 
 from encoders.vit import to_pair
-from jepa.sampling import Seeded
+from jepa.sampling import Seeded, unbundle
 
 MASK_STREAM = 1  # a seeded sample's masks come from its seed's stream 1 (the dataset draws from the seed itself)
 
@@ -237,6 +237,7 @@ class MaskCollator:
         return np.random.default_rng([base % 2**63, self._calls])
 
     def __call__(self, samples: Sequence[Any]) -> dict[str, Any]:
+        samples = unbundle(samples)
         seeds: list[int | None] = [s.seed if isinstance(s, Seeded) else None for s in samples]
         indices = [s.index for s in samples if isinstance(s, Seeded) and s.sample is not None]
         samples = [s.sample if isinstance(s, Seeded) else s for s in samples]

@@ -36,6 +36,32 @@ class Seeded(NamedTuple):
     sample: Any
 
 
+class Burst(NamedTuple):
+    """Several samples a dataset made from one read (clips of one decoded stretch of video); the collate takes them
+    as that many samples."""
+
+    samples: list[Any]
+
+
+def unbundle(samples: Sequence[Any]) -> list[Any]:
+    """``samples`` with every :class:`Burst` (bare or :class:`Seeded`) replaced by its samples; the ``r``-th of a
+    seeded burst gets its own seed from ``(seed, r)`` (its own masks) and the burst's index."""
+    out = []
+    for item in samples:
+        inner = item.sample if isinstance(item, Seeded) else item
+        if not isinstance(inner, Burst):
+            out.append(item)
+        elif isinstance(item, Seeded):
+            out.extend(Seeded(item.index, _burst_seed(item.seed, r), s) for r, s in enumerate(inner.samples))
+        else:
+            out.extend(inner.samples)
+    return out
+
+
+def _burst_seed(seed: int, r: int) -> int:
+    return int(np.random.SeedSequence([seed, r]).generate_state(2, np.uint64)[0] >> np.uint64(1))
+
+
 def sample_seed(seed: int, epoch: int, position: int) -> int:
     """A 63-bit seed for the sample at ``position`` of ``epoch``'s order."""
     return int(np.random.SeedSequence([seed, epoch, position]).generate_state(2, np.uint64)[0] >> np.uint64(1))

@@ -26,7 +26,9 @@ TARGET_COLOURS = np.array([(230, 25, 75), (60, 180, 75), (0, 130, 200), (245, 13
 
 
 def to_uint8(image: Tensor) -> np.ndarray:
-    """An ImageNet-normalised ``[3, H, W]`` tensor as ``uint8 [H, W, 3]``."""
+    """An ImageNet-normalised ``[3, H, W]`` tensor (or already uint8 pixels) as ``uint8 [H, W, 3]``."""
+    if image.dtype == torch.uint8:
+        return image.cpu().permute(1, 2, 0).numpy()
     mean, std = torch.tensor(IMAGENET_MEAN)[:, None, None], torch.tensor(IMAGENET_STD)[:, None, None]
     return ((image.float().cpu() * std + mean).clamp(0, 1) * 255).round().byte().permute(1, 2, 0).numpy()
 

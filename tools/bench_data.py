@@ -30,7 +30,7 @@ import torch
 
 from jepa.bench import run_script
 from jepa.compose import compose_run
-from jepa.data.clip_sampling import clip_frame_step, clip_indices
+from jepa.data.clip_sampling import burst_indices, clip_frame_step, clip_indices
 from jepa.data.video_readers import open_video, torchcodec_loads
 from jepa.data.video_transforms import ClipTransform, normalize_clips
 from jepa.masks import MaskCollator
@@ -84,16 +84,23 @@ def stage_times(overrides: list[str], backend: str, clips: int, seed: int = 0) -
     collate = MaskCollator(data.mask_sets, seed)
     totals: dict[str, float] = {}
     made: list[tuple[torch.Tensor, int]] = []
-    for _ in range(clips):
+    burst = dataset.clips_per_video
+    for _ in range(max(1, clips // burst)):
         sample = dataset.samples[int(rng.integers(len(dataset.samples)))]
         fpc = dataset.fpcs[sample.source]
         reader = _timed(totals, "open", lambda: open_video(sample.path, backend, data.decoder_threads))
         step = clip_frame_step(fpc, video_fps=reader.fps, **dataset.step_args)
-        indices = clip_indices(reader.num_frames, fpc, step, 1, rng)[0]
-        frames = _timed(totals, "decode", lambda: reader.get(indices))
-        clip = _timed(totals, "crop_resize", lambda: crop(frames))
-        _timed(totals, "normalise", lambda: normalize_clips(clip))
-        made.append((clip, sample.label))
+        if burst > 1:
+            keyframes = _timed(totals, "open", reader.keyframes)
+            indices = burst_indices(reader.num_frames, fpc, step, burst, keyframes, rng)
+        else:
+            indices = clip_indices(reader.num_frames, fpc, step, 1, rng)
+        unique, where = np.unique(np.concatenate(indices), return_inverse=True)
+        frames = _timed(totals, "decode", lambda: reader.get(unique))[where]
+        for clip_frames in frames.reshape(len(indices), fpc, *frames.shape[1:]):
+            clip = _timed(totals, "crop_resize", lambda: crop(clip_frames))
+            _timed(totals, "normalise", lambda: normalize_clips(clip))
+            made.append((clip, sample.label))
     batch_size = min(data.batch_size, len(made))
     batches = [made[i : i + batch_size] for i in range(0, len(made) - batch_size + 1, batch_size)]
     collated = [_timed(totals, "masks_collate", lambda b=b: collate(b)) for b in batches]
@@ -145,9 +152,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--batches", type=int, default=10, help="timed batches per setting (loader mode)")
     parser.add_argument("--stages", action="store_true", help="per-stage CPU time per clip, on one core")
     parser.add_argument("--clips", type=int, default=16, help="clips per backend (stage mode)")
-    parser.add_argument("overrides", nargs="*", help=f"Hydra overrides (default: {' '.join(DEFAULT)})")
-    args = parser.parse_args(argv)
-    overrides = args.overrides or DEFAULT
+    parser.add_argument("overrides", nargs="*", help=f"Hydra overrides KEY=VALUE, anywhere on the line (default: "
+                                                     f"{' '.join(DEFAULT)})")  # fmt: skip
+    argv = list(sys.argv[1:] if argv is None else argv)
+    given = [a for a in argv if "=" in a and not a.startswith("-")]
+    args = parser.parse_args([a for a in argv if a not in given])
+    overrides = given or DEFAULT
     for backend in args.backends:
         reason = available(backend)
         if reason is not None:

@@ -98,7 +98,10 @@ class VideoDataConfig:
     ``datasets`` are given. ``views`` (view-based objectives): each training clip becomes those augmented views, the
     same draw for all its frames. ``backend``: ``auto`` (decord, PyAV where it fails), ``decord``, ``pyav`` or
     ``torchcodec``, on ``decoder_threads`` threads each. ``normalize_on_device``: the training loaders ship uint8
-    clips and the objective normalises them after the transfer (the same numbers; a quarter of the bytes)."""
+    clips and the objective normalises them after the transfer (the same numbers; a quarter of the bytes).
+    ``clips_per_video`` > 1: each video read gives that many training clips, drawn within the stretch that
+    decoding the first already reads (the keyframe before it to its end), so long keyframe intervals cost less per
+    clip; a batch then holds ``batch_size / clips_per_video`` videos (1: the official sampling)."""
 
     datasets: list[str] = field(default_factory=list)
     datasets_weights: list[float] | None = None
@@ -118,6 +121,7 @@ class VideoDataConfig:
     backend: str = "auto"
     decoder_threads: int = 1
     normalize_on_device: bool = False
+    clips_per_video: int = 1
     demo_root: str | None = None
     views: ViewsConfig | None = None
 

@@ -10,6 +10,7 @@ to fill ``fpc`` frames, exactly as the official loader does.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 
 import numpy as np
 
@@ -77,6 +78,32 @@ def clip_indices(
             shift = (num_frames - clip_len) // (num_clips - 1) if num_frames > clip_len else 0
             idx += i * shift
         clips.append(idx)
+    return clips
+
+
+def burst_indices(
+    num_frames: int,
+    frames_per_clip: int,
+    step: int,
+    num_clips: int,
+    keyframes: Sequence[int],
+    rng: np.random.Generator,
+) -> list[np.ndarray]:
+    """``num_clips`` clips that decode together for about the price of one: the first is drawn as
+    :func:`clip_indices` draws one; the others end at random within what decoding the first already reads, from
+    the keyframe at or before its start to its end. A video no longer than a clip gives its one clip each time."""
+    first = clip_indices(num_frames, frames_per_clip, step, 1, rng)[0]
+    clip_len = frames_per_clip * step
+    if num_frames <= clip_len:
+        return [first] * num_clips
+    end = int(first[0]) + clip_len  # the first window is [start, start + clip_len)
+    before = [k for k in keyframes if k <= first[0]]
+    lowest_end = (max(before) if before else 0) + clip_len
+    clips = [first]
+    for _ in range(num_clips - 1):
+        stop = int(rng.integers(lowest_end, end + 1))
+        start = stop - clip_len
+        clips.append(np.clip(np.linspace(start, stop, num=frames_per_clip), start, stop - 1).astype(np.int64))
     return clips
 
 

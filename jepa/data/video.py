@@ -23,7 +23,7 @@ from torch.utils.data import DataLoader, Dataset
 from torchvision.io import ImageReadMode, decode_image
 
 from jepa.config import VideoMaskConfig, ViewsConfig, validated
-from jepa.data.clip_sampling import check_one_rate, clip_frame_step, clip_indices
+from jepa.data.clip_sampling import burst_indices, check_one_rate, clip_frame_step, clip_indices
 from jepa.data.demo_videos import make_demo_videos
 from jepa.data.splits import holdout_split
 from jepa.data.video_lists import ListedSample, class_names, read_sample_list
@@ -32,7 +32,7 @@ from jepa.data.video_transforms import ClipTransform, MultiViewTransform
 from jepa.data.views import AugmentedViews
 from jepa.errors import InputError
 from jepa.masks import MaskCollator, MultiBlockMask3D
-from jepa.sampling import seeded_loader
+from jepa.sampling import Burst, seeded_loader
 
 
 class VideoDataset(Dataset):
@@ -42,6 +42,9 @@ class VideoDataset(Dataset):
 
     With ``num_segments`` (frozen evaluation) a sample is ``num_segments`` clips, one from each equal part of the
     video (overlapping in a short one), each transformed into one or several spatial views: ``[S, V, 3, T, H, W]``.
+    With ``clips_per_video`` > 1 and random sampling, a sample is a :class:`~jepa.sampling.Burst` of that many
+    clips drawn where one decode serves them all (:func:`~jepa.data.clip_sampling.burst_indices`), each with its
+    own crop; the collate takes them as separate samples.
     """
 
     def __init__(
@@ -57,11 +60,12 @@ class VideoDataset(Dataset):
         max_retries: int = 100,
         num_segments: int | None = None,
         decoder_threads: int = 1,
+        clips_per_video: int = 1,
     ) -> None:
         self.samples, self.fpcs, self.transform = list(samples), list(fpcs), transform
         self.step_args = {"step": frame_step, "fps": fps, "duration": duration}
         self.random_clip_sampling, self.backend, self.max_retries = random_clip_sampling, backend, max_retries
-        self.decoder_threads = decoder_threads
+        self.decoder_threads, self.clips_per_video = decoder_threads, clips_per_video
         self.num_segments = num_segments
 
     def __len__(self) -> int:
@@ -73,22 +77,29 @@ class VideoDataset(Dataset):
         return np.random.default_rng(int(torch.randint(2**62, ())))
 
     def read_frames(self, sample: ListedSample, rng: np.random.Generator | None) -> np.ndarray:
-        """The frames of the sample's clips, ``uint8 [S, T, H, W, 3]``; raises if the file cannot be read."""
-        fpc, segments = self.fpcs[sample.source], self.num_segments or 1
+        """The frames of the sample's clips, ``uint8 [S, T, H, W, 3]`` (``S``: its segments, or with random
+        sampling its ``clips_per_video`` clips); raises if the file cannot be read."""
+        fpc = self.fpcs[sample.source]
+        burst = self.clips_per_video if rng is not None and self.num_segments is None else 1
+        count = self.num_segments or burst
         if not os.path.isfile(sample.path):
             raise FileNotFoundError("no such file")
         if os.path.getsize(sample.path) == 0:
             raise OSError("empty file")
         if sample.is_image:
             image = decode_image(sample.path, mode=ImageReadMode.RGB).permute(1, 2, 0).numpy()
-            return np.broadcast_to(image, (segments, fpc, *image.shape)).copy()
+            return np.broadcast_to(image, (count, fpc, *image.shape)).copy()
         reader = open_video(sample.path, self.backend, self.decoder_threads)
         step = clip_frame_step(fpc, video_fps=reader.fps, **self.step_args)
-        indices = clip_indices(reader.num_frames, fpc, step, segments, rng, allow_clip_overlap=segments > 1)
-        frames = reader.get(np.concatenate(indices))
-        if frames.shape[0] != fpc * segments:
-            raise OSError(f"decoded {frames.shape[0]} of {fpc * segments} frames")
-        return frames.reshape(segments, fpc, *frames.shape[1:])
+        if burst > 1:
+            indices = burst_indices(reader.num_frames, fpc, step, burst, reader.keyframes(), rng)
+        else:
+            indices = clip_indices(reader.num_frames, fpc, step, count, rng, allow_clip_overlap=count > 1)
+        unique, where = np.unique(np.concatenate(indices), return_inverse=True)  # each frame decoded once, in order
+        frames = reader.get(unique)[where]
+        if frames.shape[0] != fpc * count:
+            raise OSError(f"decoded {frames.shape[0]} of {fpc * count} frames")
+        return frames.reshape(count, fpc, *frames.shape[1:])
 
     def to_tensor(self, frames: np.ndarray) -> Tensor:
         """The transformed clip ``[3, T, H, W]``, or with ``num_segments`` the views of every clip."""
@@ -104,11 +115,14 @@ class VideoDataset(Dataset):
         except Exception as err:  # decoders raise their own types (decord.DECORDError, av.FFmpegError, ...)
             return None, str(err) or type(err).__name__
 
-    def __getitem__(self, index: int) -> tuple[Tensor, int, list[tuple[str, str]]]:
+    def __getitem__(self, index: int) -> tuple[Tensor, int, list[tuple[str, str]]] | Burst:
         rng = self._rng()
         skipped: list[tuple[str, str]] = []
         for _ in range(self.max_retries):
             frames, reason = self.try_read(index, rng if self.random_clip_sampling else None)
+            if frames is not None and self.num_segments is None and len(frames) > 1:
+                label = self.samples[index].label
+                return Burst([(self.transform(clip), label, skipped if r == 0 else []) for r, clip in enumerate(frames)])
             if frames is not None:
                 return self.to_tensor(frames), self.samples[index].label, skipped
             skipped.append((self.samples[index].path, reason))
@@ -153,6 +167,7 @@ class VideoDataModule(L.LightningDataModule):
         backend: str = "auto",
         decoder_threads: int = 1,
         normalize_on_device: bool = False,
+        clips_per_video: int = 1,
         demo_root: str | None = None,
         mask: VideoMaskConfig | dict[str, Any] | None = None,
         seed: int = 0,
@@ -195,7 +210,11 @@ class VideoDataModule(L.LightningDataModule):
                              "(pip install torchcodec; FFmpeg 4 to 8 from your system's packages)")  # fmt: skip
         if decoder_threads < 1:
             raise InputError(f"data.decoder_threads={decoder_threads}: at least 1")
+        if clips_per_video < 1 or batch_size % clips_per_video:
+            raise InputError(f"data.clips_per_video={clips_per_video}: a divisor of data.batch_size={batch_size} "
+                             "(a batch holds batch_size clips from batch_size / clips_per_video videos)")  # fmt: skip
         self.decoder_threads, self.normalize_on_device = decoder_threads, normalize_on_device
+        self.clips_per_video = clips_per_video
         self.mask_sets = (
             mask_generators(validated(VideoMaskConfig, mask, "mask"), self.fpcs) if mask is not None else None
         )
@@ -222,13 +241,15 @@ class VideoDataModule(L.LightningDataModule):
         return [s for source, name in enumerate(lists) for s in read_sample_list(name, source, self.class_names)]
 
     def _make(self, samples: list[ListedSample], train_aug: bool, views: AugmentedViews | None = None,
-              fpcs: Sequence[int] | None = None, normalize: bool = True) -> VideoDataset:  # fmt: skip
+              fpcs: Sequence[int] | None = None, normalize: bool = True, clips_per_video: int = 1
+              ) -> VideoDataset:  # fmt: skip
         """A dataset of ``samples``: training clips (each list's clip length) or, ``fpcs`` given, evaluation ones;
         ``normalize=False``: uint8 clips, which the objective normalises on the device."""
         transform = views or ClipTransform(self.crop_size, train_aug, self.scale, self.ratio, self.horizontal_flip,
                                            normalize=normalize)  # fmt: skip
         return VideoDataset(samples, fpcs or self.fpcs, transform, random_clip_sampling=train_aug,
-                            backend=self.backend, decoder_threads=self.decoder_threads, **self.rate)  # fmt: skip
+                            backend=self.backend, decoder_threads=self.decoder_threads,
+                            clips_per_video=clips_per_video, **self.rate)  # fmt: skip
 
     @property
     def _val_fpcs(self) -> list[int]:
@@ -260,7 +281,8 @@ class VideoDataModule(L.LightningDataModule):
                 raise InputError(f"data.datasets: {err}") from err
             samples, val_samples = [samples[i] for i in keep], [samples[i] for i in held]
         normalize = not self.normalize_on_device
-        self.datasets = {"train": self._make(samples, True, self.views, normalize=normalize)}
+        self.datasets = {"train": self._make(samples, True, self.views, normalize=normalize,
+                                             clips_per_video=self.clips_per_video)}  # fmt: skip
         if val_samples is None:
             return
         val = self._make(val_samples, False, self.views, self._val_fpcs, normalize=normalize)
@@ -283,7 +305,8 @@ class VideoDataModule(L.LightningDataModule):
         if train and self.weights is not None:
             counts = np.bincount([s.source for s in dataset.samples], minlength=len(self.lists))
             weights = [self.weights[s.source] / counts[s.source] for s in dataset.samples]
-        return seeded_loader(dataset, self.batch_size, shuffle=train, seed=seed, num_workers=self.num_workers,
+        videos_per_batch = self.batch_size // dataset.clips_per_video
+        return seeded_loader(dataset, videos_per_batch, shuffle=train, seed=seed, num_workers=self.num_workers,
                              pin_memory=self.pin_memory, trainer=trainer, weights=weights,
                              collate_fn=MaskCollator(masks, seed))  # fmt: skip
 

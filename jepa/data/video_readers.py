@@ -25,6 +25,21 @@ class VideoReader(Protocol):
         """Frames at ``indices`` (any order, repeats allowed) as ``uint8 [len(indices), H, W, 3]``."""
         ...
 
+    def keyframes(self) -> list[int]:
+        """The indices of the keyframes, where decoding can start."""
+        ...
+
+
+def packet_keyframes(path: str) -> list[int]:
+    """Keyframe indices from the container's packets (read, not decoded), in presentation order."""
+    import av
+
+    with av.open(path) as container:
+        stream = container.streams.video[0]
+        packets = [(p.pts if p.pts is not None else i, p.is_keyframe)
+                   for i, p in enumerate(p for p in container.demux(stream) if p.size)]  # fmt: skip
+    return [i for i, (_, key) in enumerate(sorted(packets)) if key]
+
 
 def _check_range(path: str, wanted: Sequence[int], num_frames: int) -> None:
     if wanted and not 0 <= min(wanted) <= max(wanted) < num_frames:
@@ -43,6 +58,9 @@ class DecordReader:
 
     def get(self, indices: Sequence[int]) -> np.ndarray:
         return self._reader.get_batch(list(indices)).asnumpy()
+
+    def keyframes(self) -> list[int]:
+        return [int(k) for k in self._reader.get_key_indices()]
 
 
 class PyAVReader:
@@ -88,6 +106,9 @@ class PyAVReader:
             raise OSError(f"{self.path}: could not decode frames {missing[:5]} (file truncated?)")
         return np.stack([frames[int(i)] for i in indices])
 
+    def keyframes(self) -> list[int]:
+        return packet_keyframes(self.path)
+
 
 class TorchCodecReader:
     """Frames through torchcodec (``exact`` seeking from its own scan of the file). It needs FFmpeg's shared
@@ -107,6 +128,9 @@ class TorchCodecReader:
         _check_range(self.path, list(indices), self.num_frames)
         return self._decoder.get_frames_at([int(i) for i in indices]).data.numpy()
 
+    def keyframes(self) -> list[int]:
+        return packet_keyframes(self.path)
+
 
 class FallbackReader:
     """decord, and PyAV for the frames decord fails on (decord rejects some frame sizes, e.g. 48 pixels wide)."""
@@ -124,6 +148,9 @@ class FallbackReader:
                 raise
             self._reader = PyAVReader(self.path, self.threads)
             return self._reader.get(indices)
+
+    def keyframes(self) -> list[int]:
+        return self._reader.keyframes()
 
 
 BACKENDS = {"decord": DecordReader, "pyav": PyAVReader, "torchcodec": TorchCodecReader}

@@ -131,3 +131,16 @@ def test_loader_workers_ignore_sigterm_and_end_with_the_process(tmp_path):
     assert size == 4 and len(workers) == 2, "the workers outlived SIGTERM and kept loading"
     for pid in workers:
         assert not Path(f"/proc/{pid}").exists() or "zombie" in Path(f"/proc/{pid}/status").read_text().lower()
+
+
+def test_a_seeded_burst_becomes_its_samples_each_with_its_own_seed():
+    from jepa.sampling import Burst, Seeded, unbundle
+
+    burst = Seeded(7, 1234, Burst([("a", 0, []), ("b", 0, []), ("c", 0, [])]))
+    out = unbundle([Seeded(3, 99, ("x", 1, [])), burst, ("bare", 2, [])])
+    assert [s.sample if isinstance(s, Seeded) else s for s in out] == [
+        ("x", 1, []), ("a", 0, []), ("b", 0, []), ("c", 0, []), ("bare", 2, [])]
+    seeds = [s.seed for s in out[1:4]]
+    assert [s.index for s in out[1:4]] == [7, 7, 7] and len(set(seeds)) == 3 and 1234 not in seeds
+    assert seeds == [s.seed for s in unbundle([burst])], "the same seeds every time"
+    assert unbundle([Burst([("p", 0, []), ("q", 0, [])])]) == [("p", 0, []), ("q", 0, [])]

@@ -70,3 +70,13 @@ def test_viz_errors_are_one_line(tmp_path, capsys):
     assert "objective=world_model trains without masks" in capsys.readouterr().err
     assert main(["viz", "pca", "random", str(tmp_path / "missing.png")]) == 2
     assert "missing.png: no such file" in capsys.readouterr().err
+
+
+def test_masks_draw_uint8_clips_as_they_draw_normalised_ones():
+    import torch
+
+    from jepa.data.video_transforms import normalize_clips
+    from jepa.viz import to_uint8
+
+    pixels = torch.randint(0, 256, (3, 2, 8, 8), dtype=torch.uint8)
+    assert np.array_equal(to_uint8(pixels[:, 0]), to_uint8(normalize_clips(pixels)[:, 0]))

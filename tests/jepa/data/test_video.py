@@ -175,3 +175,22 @@ def test_uint8_clips_normalised_on_the_device_equal_the_workers_float_clips(vide
         assert torch.equal(u["ctx_index"], f["ctx_index"]), "the same masks"
     with pytest.raises(InputError, match="data.decoder_threads=0"):
         two_lists(video_dir, decoder_threads=0)
+
+
+def test_clips_per_video_fill_a_batch_with_clips_of_fewer_videos_each_with_its_own_crop_and_masks(video_dir):
+    data = two_lists(video_dir, clips_per_video=2)
+    batch = next(iter(data.train_dataloader()))
+    clips = sum(len(g["labels"]) for g in batch["groups"])
+    assert clips == 4 and len(batch["indices"]) == 4 and len(set(batch["indices"])) == 2, "4 clips of 2 videos"
+    for group in batch["groups"]:
+        n = len(group["labels"])
+        assert group["inputs"].shape[0] == n
+        for i in range(0, n - 1, 2):
+            assert group["labels"][i] == group["labels"][i + 1]
+            assert not torch.equal(group["inputs"][i], group["inputs"][i + 1]), "each clip its own crop"
+    masks = [g["ctx_lengths"].tolist() + g["ctx_index"].tolist() for g in batch["groups"]]
+    again = next(iter(two_lists(video_dir, clips_per_video=2).train_dataloader()))
+    assert masks == [g["ctx_lengths"].tolist() + g["ctx_index"].tolist() for g in again["groups"]], "seeded"
+    assert torch.equal(batch["groups"][0]["inputs"], again["groups"][0]["inputs"])
+    with pytest.raises(InputError, match="data.clips_per_video=3: a divisor of data.batch_size=4"):
+        two_lists(video_dir, clips_per_video=3)
