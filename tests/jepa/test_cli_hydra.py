@@ -13,7 +13,7 @@ from tests.jepa.test_cli import TINY
 
 HYDRA_COMMANDS = [["fit"], ["validate"], ["test"], ["probe", "linear"], ["probe", "inverse_dynamics"], ["plan"],
                   ["viz", "masks"]]  # fmt: skip
-PLAIN_COMMANDS = [["probe"], ["viz"], ["viz", "pca"], ["viz", "curves"], ["convert"], ["features"]]
+PLAIN_COMMANDS = [["probe"], ["viz"], ["viz", "pca"], ["viz", "curves"], ["convert"], ["features"], ["prepare"]]
 
 
 def run_main(args: list[str]) -> int:
@@ -45,7 +45,7 @@ def test_other_commands_answer_help_with_their_usage(command, flag, capsys):
 
 def test_top_level_help_lists_every_command_and_experiment():
     out = subprocess.run([sys.executable, "-m", "jepa", "--help"], capture_output=True, text=True, check=True)
-    for command in ("fit", "validate", "test", "probe", "plan", "viz masks", "convert", "features"):
+    for command in ("fit", "validate", "test", "probe", "plan", "viz masks", "convert", "features", "prepare"):
         assert f"jepa {command} " in out.stdout
     for name in ("ijepa/quickstart", "vjepa2/quickstart", "wm/pusht_e2e", "wm/tworoom_quickstart"):
         assert name in list_experiments() and f"  {name}\n" in out.stdout
