@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from functools import partial
 from typing import Any
 
 import torch
 from timm.layers import Mlp, trunc_normal_
 from torch import Tensor, nn
-from torch.utils.checkpoint import checkpoint
+from torch.utils.checkpoint import CheckpointPolicy, checkpoint, create_selective_checkpoint_contexts, noop_context_fn
 
 from encoders.attention import Attention, KVCache
 from encoders.packing import SeqLens, gather_packed
@@ -102,18 +103,46 @@ def make_blocks(
     )
 
 
+# What selective checkpointing keeps from the forward pass: the matrix products and attention (costly to redo);
+# norms, GELU, RoPE and the residual adds (cheap, and most of the activation memory) are recomputed in backward.
+_SAVED_OPS = {
+    torch.ops.aten.mm.default,
+    torch.ops.aten.addmm.default,
+    torch.ops.aten.bmm.default,
+    torch.ops.aten._scaled_dot_product_flash_attention.default,
+    torch.ops.aten._scaled_dot_product_efficient_attention.default,
+    torch.ops.aten._scaled_dot_product_flash_attention_for_cpu.default,
+    torch.ops.aten._flash_attention_forward.default,
+    torch.ops.aten._efficient_attention_forward.default,
+}
+
+
+def _save_products(ctx: Any, op: Any, *args: Any, **kwargs: Any) -> CheckpointPolicy:
+    return CheckpointPolicy.MUST_SAVE if op in _SAVED_OPS else CheckpointPolicy.PREFER_RECOMPUTE
+
+
+def check_checkpointing(value: bool | str) -> bool | str:
+    """``grad_checkpointing``: ``False``, ``True`` (recompute each block) or ``"selective"``."""
+    if value is not False and value is not True and value != "selective":
+        raise ValueError(f"grad_checkpointing={value!r}: choose false, true or selective")
+    return value
+
+
 def run_blocks(
     blocks: nn.ModuleList,
     x: Tensor,
     seqs: SeqLens,
     rope: tuple[Tensor, Tensor] | None = None,
-    grad_checkpointing: bool = False,
+    grad_checkpointing: bool | str = False,
     attn_mask: Tensor | None = None,
 ) -> Tensor:
-    """Apply ``blocks`` to packed tokens, recomputing activations in backward when ``grad_checkpointing``."""
+    """Apply ``blocks`` to packed tokens. ``grad_checkpointing``: ``True`` recomputes each block in backward,
+    ``"selective"`` only its cheap element-wise ops (matrix products and attention are kept)."""
     for block in blocks:
         if grad_checkpointing and block.training and torch.is_grad_enabled():
-            x = checkpoint(block, x, seqs, rope, attn_mask, use_reentrant=False)
+            context = (partial(create_selective_checkpoint_contexts, _save_products)
+                       if grad_checkpointing == "selective" else noop_context_fn)  # fmt: skip
+            x = checkpoint(block, x, seqs, rope, attn_mask, use_reentrant=False, context_fn=context)
         else:
             x = block(x, seqs, rope, attn_mask)
     return x
@@ -172,7 +201,7 @@ class VisionTransformer(nn.Module):
         uniform_power: bool = False,
         sincos_column_first: bool = True,
         attn_backend: str = "auto",
-        grad_checkpointing: bool = False,
+        grad_checkpointing: bool | str = False,
         init_std: float = 0.02,
     ) -> None:
         super().__init__()
@@ -195,7 +224,7 @@ class VisionTransformer(nn.Module):
         self.blocks = make_blocks(
             embed_dim, depth, num_heads, mlp_ratio, qkv_bias, drop_path_rate, norm_eps, attn_backend
         )
-        self.grad_checkpointing = grad_checkpointing
+        self.grad_checkpointing = check_checkpointing(grad_checkpointing)
         self.norm = nn.LayerNorm(embed_dim, eps=norm_eps)
         init_vit_weights(self, self.blocks, init_std)
 

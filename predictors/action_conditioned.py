@@ -16,7 +16,7 @@ from torch import Tensor, nn
 from encoders.attention import KVCache
 from encoders.packing import SeqLens
 from encoders.positions import RotaryEmbedding3D
-from encoders.vit import init_vit_weights, make_blocks, run_blocks, to_pair
+from encoders.vit import check_checkpointing, init_vit_weights, make_blocks, run_blocks, to_pair
 
 
 class ActionConditionedPredictor(nn.Module):
@@ -41,7 +41,7 @@ class ActionConditionedPredictor(nn.Module):
         use_states: bool = True,
         rope_tiled_freqs: bool = True,
         attn_backend: str = "auto",
-        grad_checkpointing: bool = False,
+        grad_checkpointing: bool | str = False,
         init_std: float = 0.02,
     ) -> None:
         super().__init__()
@@ -56,7 +56,7 @@ class ActionConditionedPredictor(nn.Module):
         self.predictor_blocks = make_blocks(
             predictor_embed_dim, depth, num_heads, mlp_ratio, qkv_bias, 0.0, norm_eps, attn_backend
         )
-        self.grad_checkpointing = grad_checkpointing
+        self.grad_checkpointing = check_checkpointing(grad_checkpointing)
         self.predictor_norm = nn.LayerNorm(predictor_embed_dim, eps=norm_eps)
         self.predictor_proj = nn.Linear(predictor_embed_dim, embed_dim)
         init_vit_weights(self, self.predictor_blocks, init_std)

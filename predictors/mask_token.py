@@ -15,7 +15,7 @@ from torch import Tensor, nn
 
 from encoders.packing import SeqLens, segment_arange
 from encoders.positions import RotaryEmbedding3D, token_grid_positions
-from encoders.vit import init_vit_weights, make_blocks, run_blocks, sincos_table, to_pair
+from encoders.vit import check_checkpointing, init_vit_weights, make_blocks, run_blocks, sincos_table, to_pair
 
 
 class MaskTokenPredictor(nn.Module):
@@ -41,7 +41,7 @@ class MaskTokenPredictor(nn.Module):
         uniform_power: bool = False,
         sincos_column_first: bool = True,
         attn_backend: str = "auto",
-        grad_checkpointing: bool = False,
+        grad_checkpointing: bool | str = False,
         init_std: float = 0.02,
     ) -> None:
         super().__init__()
@@ -64,7 +64,7 @@ class MaskTokenPredictor(nn.Module):
         self.predictor_blocks = make_blocks(
             predictor_embed_dim, depth, num_heads, mlp_ratio, qkv_bias, drop_path_rate, norm_eps, attn_backend
         )
-        self.grad_checkpointing = grad_checkpointing
+        self.grad_checkpointing = check_checkpointing(grad_checkpointing)
         self.predictor_norm = nn.LayerNorm(predictor_embed_dim, eps=norm_eps)
         self.predictor_proj = nn.Linear(predictor_embed_dim, embed_dim)
         init_vit_weights(self, self.predictor_blocks, init_std)

@@ -26,7 +26,7 @@ class EncoderConfig:
     rope_tiled_freqs: bool = False
     uniform_power: bool = False
     attn_backend: str = "auto"
-    grad_checkpointing: bool = False
+    grad_checkpointing: bool | str = False  # true: recompute each block in backward; selective: its cheap ops only
 
 
 @dataclass
@@ -39,7 +39,7 @@ class PredictorConfig:
     mlp_ratio: float = 4.0
     drop_path_rate: float = 0.0
     attn_backend: str = "auto"
-    grad_checkpointing: bool = False
+    grad_checkpointing: bool | str = False  # true: recompute each block in backward; selective: its cheap ops only
 
 
 @dataclass
@@ -156,7 +156,7 @@ class ActionPredictorConfig:
     use_extrinsics: bool = False
     use_states: bool = True
     attn_backend: str = "auto"
-    grad_checkpointing: bool = False
+    grad_checkpointing: bool | str = False  # true: recompute each block in backward; selective: its cheap ops only
 
 
 @dataclass

@@ -89,16 +89,39 @@ def test_a_rope_encoder_takes_smaller_inputs_as_the_same_patches_of_a_larger_one
         small_image_vit()(torch.randn(1, 3, 16, 16))
 
 
-def test_activation_checkpointing_gives_same_gradients():
+def products_in_backward(model, x) -> int:
+    """Gradients of ``model`` on ``x`` (into ``.grad``) and the number of matrix products their backward ran."""
+    from torch.utils._python_dispatch import TorchDispatchMode
+
+    class CountProducts(TorchDispatchMode):
+        count = 0
+
+        def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+            if func in (torch.ops.aten.mm.default, torch.ops.aten.addmm.default, torch.ops.aten.bmm.default):
+                CountProducts.count += 1
+            return func(*args, **(kwargs or {}))
+
+    loss = model(x, [torch.arange(10), torch.arange(3, 16)])[1].sum()
+    with CountProducts():
+        loss.backward()
+    return CountProducts.count
+
+
+def test_activation_checkpointing_gives_same_gradients_and_selective_redoes_no_products():
     torch.manual_seed(0)
-    a = small_image_vit().train()
-    b = small_image_vit(grad_checkpointing=True).train()
-    b.load_state_dict(a.state_dict())
     x = torch.randn(2, 3, 32, 32)
-    for m in (a, b):
-        m(x, [torch.arange(10), torch.arange(3, 16)])[1].sum().backward()
-    for (name, pa), pb in zip(a.named_parameters(), b.parameters()):
-        torch.testing.assert_close(pa.grad, pb.grad, msg=name)
+    plain = small_image_vit().train()
+    counts = {False: products_in_backward(plain, x)}
+    for setting in (True, "selective"):
+        model = small_image_vit(grad_checkpointing=setting).train()
+        model.load_state_dict(plain.state_dict())
+        counts[setting] = products_in_backward(model, x)
+        for (name, pa), pb in zip(plain.named_parameters(), model.parameters()):
+            torch.testing.assert_close(pa.grad, pb.grad, msg=f"{setting}: {name}")
+    assert counts[True] > counts[False], "full checkpointing recomputes the forward's products"
+    assert counts["selective"] == counts[False], "selective keeps them"
+    with pytest.raises(ValueError, match="grad_checkpointing='some': choose false, true or selective"):
+        small_image_vit(grad_checkpointing="some")
 
 
 @pytest.mark.parametrize("case", ["ijepa", "vjepa", "vjepa2"])
