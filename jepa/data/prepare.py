@@ -115,6 +115,9 @@ def prepare_lists(
             raise ValueError(f"{name} {value}: at least {least}")
     out_dir = Path(out_dir).expanduser()
     out_dir.mkdir(parents=True, exist_ok=True)
+    missing = next((name for name in lists if not Path(name).expanduser().is_file()), None)
+    if missing is not None:
+        raise ValueError(f"no such list file {missing}")
     entries = {name: list_entries(name) for name in lists}
     videos = sorted({path for rows in entries.values() for path, _ in rows if not path.lower().endswith(IMAGE_SUFFIXES)})
     status: dict[str, tuple[str, str]] = {}
