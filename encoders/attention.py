@@ -135,17 +135,23 @@ class Attention(nn.Module):
     ) -> Tensor:
         """Attention within each packed sequence; ``attn_mask [N, N]`` (boolean, ``True`` = may attend) further
         restricts it, for sequences all of length ``N`` (e.g. block-causal over frames)."""
+        return self.proj(self.attend(*self.project(x, rope), seqs, attn_mask).flatten(1))
+
+    def project(self, x: Tensor, rope: tuple[Tensor, Tensor] | None) -> tuple[Tensor, Tensor, Tensor]:
+        """Queries, keys and values ``[T, H, D_h]`` of packed tokens, RoPE applied (dense: any token count)."""
         q, k, v = self.qkv(x).unflatten(-1, (3, self.num_heads, self.head_dim)).unbind(1)
         if rope is not None:
             q, k = apply_rotary(q, *rope), apply_rotary(k, *rope)
+        return q, k, v
+
+    def attend(self, q: Tensor, k: Tensor, v: Tensor, seqs: SeqLens, attn_mask: Tensor | None = None) -> Tensor:
+        """The attention core ``[T, H, D_h]`` within each packed sequence (see :meth:`forward`)."""
         if attn_mask is None:
-            out = packed_attention(q, k, v, seqs, self.backend)
-        else:
-            if len(set(seqs.lengths)) != 1 or seqs.max_len != attn_mask.shape[-1]:
-                raise ValueError(f"an attention mask of {attn_mask.shape[-1]} tokens needs sequences of that length")
-            q, k, v = (t.unflatten(0, (len(seqs.lengths), seqs.max_len)).transpose(1, 2) for t in (q, k, v))
-            out = F.scaled_dot_product_attention(q, k, v, attn_mask=attn_mask).transpose(1, 2).flatten(0, 1)
-        return self.proj(out.flatten(1))
+            return packed_attention(q, k, v, seqs, self.backend)
+        if len(set(seqs.lengths)) != 1 or seqs.max_len != attn_mask.shape[-1]:
+            raise ValueError(f"an attention mask of {attn_mask.shape[-1]} tokens needs sequences of that length")
+        q, k, v = (t.unflatten(0, (len(seqs.lengths), seqs.max_len)).transpose(1, 2) for t in (q, k, v))
+        return F.scaled_dot_product_attention(q, k, v, attn_mask=attn_mask).transpose(1, 2).flatten(0, 1)
 
     def forward_cached(self, x: Tensor, rope: tuple[Tensor, Tensor] | None, past: KVCache | None
                        ) -> tuple[Tensor, KVCache]:  # fmt: skip

@@ -7,8 +7,8 @@ Parameter names follow the official I-JEPA / V-JEPA releases so their weights ma
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
-from functools import partial
+from collections.abc import Callable, Sequence
+from functools import cache, partial
 from typing import Any
 
 import torch
@@ -71,12 +71,17 @@ class Block(nn.Module):
         self.norm2 = nn.LayerNorm(dim, eps=norm_eps)
         self.mlp = Mlp(dim, hidden_features=int(dim * mlp_ratio), act_layer=nn.GELU)
         self.drop_path = PackedDropPath(drop_path)
+        self.compiled = False  # set_regional_compile: the dense regions run through torch.compile
 
     def forward(
         self, x: Tensor, seqs: SeqLens, rope: tuple[Tensor, Tensor] | None = None, attn_mask: Tensor | None = None
     ) -> Tensor:
-        x = x + self.drop_path(self.attn(self.norm1(x), seqs, rope, attn_mask), seqs)
-        return x + self.drop_path(self.mlp(self.norm2(x)), seqs)
+        pre, mlp = (_pre_attention, _mlp_branch)
+        if self.compiled:
+            pre, mlp = _compiled(pre), _compiled(mlp)
+        out = self.attn.attend(*pre(self, x, rope), seqs, attn_mask)
+        x = x + self.drop_path(self.attn.proj(out.flatten(1)), seqs)
+        return x + self.drop_path(mlp(self, x), seqs)
 
     def forward_cached(self, x: Tensor, rope: tuple[Tensor, Tensor] | None, past: KVCache | None
                        ) -> tuple[Tensor, KVCache]:  # fmt: skip
@@ -84,6 +89,29 @@ class Block(nn.Module):
         out, cache = self.attn.forward_cached(self.norm1(x), rope, past)
         x = x + out
         return x + self.mlp(self.norm2(x)), cache
+
+
+def _pre_attention(block: Block, x: Tensor, rope: tuple[Tensor, Tensor] | None) -> tuple[Tensor, Tensor, Tensor]:
+    return block.attn.project(block.norm1(x), rope)
+
+
+def _mlp_branch(block: Block, x: Tensor) -> Tensor:
+    return block.mlp(block.norm2(x))
+
+
+@cache
+def _compiled(region: Callable) -> Callable:
+    """``region`` compiled once for every block and any token count (parameters are inputs, not constants)."""
+    return torch.compile(region, dynamic=True)
+
+
+def set_regional_compile(module: nn.Module, enabled: bool = True) -> None:
+    """Regional compilation: each :class:`Block` of ``module`` runs its dense regions (norm, qkv and RoPE; norm
+    and MLP) through ``torch.compile``; the packed attention between them stays eager, so sequence lengths that
+    change every batch cause no recompilation."""
+    for block in module.modules():
+        if isinstance(block, Block):
+            block.compiled = enabled
 
 
 def make_blocks(

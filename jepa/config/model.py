@@ -27,6 +27,7 @@ class EncoderConfig:
     uniform_power: bool = False
     attn_backend: str = "auto"
     grad_checkpointing: bool | str = False  # true: recompute each block in backward; selective: its cheap ops only
+    compile_blocks: bool = False  # torch.compile each block's dense regions (the packed attention stays eager)
 
 
 @dataclass
@@ -40,6 +41,7 @@ class PredictorConfig:
     drop_path_rate: float = 0.0
     attn_backend: str = "auto"
     grad_checkpointing: bool | str = False  # true: recompute each block in backward; selective: its cheap ops only
+    compile_blocks: bool = False  # torch.compile each block's dense regions (the packed attention stays eager)
 
 
 @dataclass
@@ -157,6 +159,7 @@ class ActionPredictorConfig:
     use_states: bool = True
     attn_backend: str = "auto"
     grad_checkpointing: bool | str = False  # true: recompute each block in backward; selective: its cheap ops only
+    compile_blocks: bool = False  # torch.compile each block's dense regions (the packed attention stays eager)
 
 
 @dataclass

@@ -19,6 +19,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from encoders import VisionTransformer, create_encoder
+from encoders.vit import set_regional_compile
 from encoders.packing import gather_packed
 from jepa.config import EMAConfig, EncoderConfig, OptimConfig, PredictorConfig, ProbeConfig
 from jepa.data.video_transforms import normalize_clips
@@ -35,7 +36,7 @@ DEVICE_KEYS = ("inputs", "labels", "ctx_index", "tgt_index")
 def build_encoder(cfg: EncoderConfig) -> VisionTransformer:
     """The ViT an :class:`EncoderConfig` describes."""
     overrides = {k: getattr(cfg, k) for k in ("embed_dim", "depth", "num_heads", "mlp_ratio") if getattr(cfg, k)}
-    return create_encoder(
+    encoder = create_encoder(
         cfg.size,
         img_size=cfg.img_size,
         patch_size=cfg.patch_size,
@@ -51,13 +52,15 @@ def build_encoder(cfg: EncoderConfig) -> VisionTransformer:
         grad_checkpointing=cfg.grad_checkpointing,
         **overrides,
     )
+    set_regional_compile(encoder, cfg.compile_blocks)
+    return encoder
 
 
 def build_predictor(
     cfg: PredictorConfig, encoder: VisionTransformer, num_mask_tokens: int = 1, uniform_power: bool = False
 ) -> MaskTokenPredictor:
     """The mask-token predictor a :class:`PredictorConfig` describes, on ``encoder``'s grid and width."""
-    return MaskTokenPredictor(
+    predictor = MaskTokenPredictor(
         embed_dim=encoder.embed_dim,
         img_size=encoder.img_size,
         patch_size=encoder.patch_size,
@@ -75,6 +78,8 @@ def build_predictor(
         attn_backend=cfg.attn_backend,
         grad_checkpointing=cfg.grad_checkpointing,
     )
+    set_regional_compile(predictor, cfg.compile_blocks)
+    return predictor
 
 
 def param_groups(modules: list[nn.Module], decay_1d: bool = False) -> list[dict[str, Any]]:

@@ -28,6 +28,7 @@ def build_world_model(cfg: WorldModelConfig) -> LatentWorldModel:
     """The encoder (``encoder_source`` loaded, or a fresh one of ``encoder``'s size), frozen unless ``end_to_end``
     (then with a new projector), and a new predictor of its patch tokens or, end to end, of one latent a frame."""
     from encoders.pretrained import load_pretrained
+    from encoders.vit import set_regional_compile
     from jepa.objectives.base import build_encoder
 
     encoder = load_pretrained(cfg.encoder_source) if cfg.encoder_source else build_encoder(cfg.encoder)
@@ -45,6 +46,7 @@ def build_world_model(cfg: WorldModelConfig) -> LatentWorldModel:
         num_heads=p.num_heads, mlp_ratio=p.mlp_ratio, use_extrinsics=p.use_extrinsics, use_states=p.use_states,
         attn_backend=p.attn_backend, grad_checkpointing=p.grad_checkpointing,
     )  # fmt: skip
+    set_regional_compile(predictor, p.compile_blocks)
     return LatentWorldModel(encoder, predictor, cfg.normalize_reps, projector)
 
 

@@ -148,3 +148,28 @@ def test_encoder_reproduces_official_outputs(case):
     model.load_state_dict(strip_prefix(ckpt["encoder"], prefix), strict=True)
     with torch.no_grad():
         assert_official_close(model(io["x"], [io["ctx_index"]]), io["enc_out_ctx"])
+
+
+def test_regional_compile_gives_eager_outputs_and_gradients_for_changing_lengths():
+    from encoders.vit import Block, set_regional_compile
+    from jepa.config import EncoderConfig
+    from jepa.objectives.base import build_encoder
+
+    torch.manual_seed(0)
+    eager = small_image_vit().train()
+    compiled = small_image_vit().train()
+    compiled.load_state_dict(eager.state_dict())
+    set_regional_compile(compiled)
+    assert all(b.compiled for b in compiled.modules() if isinstance(b, Block))
+    x = torch.randn(2, 3, 32, 32)
+    for masks in ([torch.arange(10), torch.arange(3, 16)], [torch.arange(5), torch.arange(2, 9)]):
+        for model in (eager, compiled):
+            model.zero_grad()
+            sum(out.square().sum() for out in model(x, masks)).backward()
+        for a, b in zip(eager(x, masks), compiled(x, masks)):
+            torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-5)
+        for (name, pa), pb in zip(eager.named_parameters(), compiled.parameters()):
+            torch.testing.assert_close(pa.grad, pb.grad, rtol=1e-4, atol=1e-5, msg=name)
+    built = build_encoder(EncoderConfig(size="tiny", img_size=32, patch_size=8, compile_blocks=True))
+    assert all(b.compiled for b in built.modules() if isinstance(b, Block))
+    assert not any(b.compiled for b in build_encoder(EncoderConfig(size="tiny", img_size=32, patch_size=8)).blocks)
