@@ -53,7 +53,8 @@ principal components as colours, beside the inputs; curves: loss, LR, EMA and pr
 Write model.safetensors + config.json from any pretrained source (official files, Hugging Face folders, our
 checkpoints, an official name such as vjepa2_vit_large); KEY=VALUE sets what the weights cannot say (num_heads=16,
 img_size=256; predictor.num_heads=12 for the predictor).""",
-    "prepare": """usage: jepa prepare LIST... --out DIR [--short-side 256] [--keyframe-interval 16] [--workers N] [--crf 18]
+    "prepare": """usage: jepa prepare LIST... --out DIR [--short-side 256] [--keyframe-interval 16] [--workers N] \\
+                    [--crf 18]
 
 Transcode the videos of sample lists (.csv or .npy) once, to the training resolution (short side, never enlarged)
 with a keyframe every N frames, in parallel; writes each list's twin beside it (k400.csv -> k400.256p.csv) naming

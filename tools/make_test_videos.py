@@ -34,8 +34,8 @@ def camera_frames(width: int, height: int, num_frames: int, seed: int) -> Iterat
         canvas += weight * smooth[0].permute(1, 2, 0).numpy()
     canvas = np.clip(canvas + 128, 0, 255).astype(np.uint8)
     objects = [(rng.uniform(0, width), rng.uniform(0, height), rng.uniform(-6, 6), rng.uniform(-4, 4),
-                int(rng.integers(max(2, height // 36), max(3, height // 6))), tuple(int(c) for c in rng.integers(0, 256, 3)))
-               for _ in range(4)]  # fmt: skip
+                int(rng.integers(max(2, height // 36), max(3, height // 6))),
+                tuple(int(c) for c in rng.integers(0, 256, 3))) for _ in range(4)]  # fmt: skip
     phase = rng.uniform(0, 2 * np.pi, 2)
     rows, cols = np.ogrid[:height, :width]
     for t in range(num_frames):

@@ -97,8 +97,9 @@ class VideoDataConfig:
     ``demo_root`` renders the built-in PushT demo clips into that folder (once) and uses their lists when no
     ``datasets`` are given. ``views`` (view-based objectives): each training clip becomes those augmented views, the
     same draw for all its frames. ``backend``: ``auto`` (torchcodec where it loads, else decord; PyAV where they
-    fail), ``decord``, ``pyav`` or ``torchcodec``, on ``decoder_threads`` threads each. ``normalize_on_device``: the training loaders ship uint8
-    clips and the objective normalises them after the transfer (the same numbers; a quarter of the bytes).
+    fail), ``decord``, ``pyav`` or ``torchcodec``, on ``decoder_threads`` threads each. ``normalize_on_device``:
+    the training loaders ship uint8 clips and the objective normalises them after the transfer (the same numbers;
+    a quarter of the bytes).
     ``clips_per_video`` > 1: each video read gives that many training clips, drawn within the stretch that
     decoding the first already reads (the keyframe before it to its end), so long keyframe intervals cost less per
     clip; a batch then holds ``batch_size / clips_per_video`` videos (1: the official sampling)."""

@@ -119,7 +119,8 @@ def prepare_lists(
     if missing is not None:
         raise ValueError(f"no such list file {missing}")
     entries = {name: list_entries(name) for name in lists}
-    videos = sorted({path for rows in entries.values() for path, _ in rows if not path.lower().endswith(IMAGE_SUFFIXES)})
+    listed = {path for rows in entries.values() for path, _ in rows}
+    videos = sorted(path for path in listed if not path.lower().endswith(IMAGE_SUFFIXES))
     status: dict[str, tuple[str, str]] = {}
     settings = (short_side, keyframe_interval, crf, preset)
     with Progress() as progress, ProcessPoolExecutor(workers) as pool:

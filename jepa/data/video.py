@@ -122,7 +122,8 @@ class VideoDataset(Dataset):
             frames, reason = self.try_read(index, rng if self.random_clip_sampling else None)
             if frames is not None and self.num_segments is None and len(frames) > 1:
                 label = self.samples[index].label
-                return Burst([(self.transform(clip), label, skipped if r == 0 else []) for r, clip in enumerate(frames)])
+                return Burst([(self.transform(clip), label, skipped if r == 0 else [])
+                              for r, clip in enumerate(frames)])  # fmt: skip
             if frames is not None:
                 return self.to_tensor(frames), self.samples[index].label, skipped
             skipped.append((self.samples[index].path, reason))
