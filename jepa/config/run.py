@@ -151,7 +151,9 @@ class PlannerConfig:
     move): ``samples`` candidates per iteration drawn around the mean with ``init_std`` at first; CEM refits mean
     and std to the ``elites`` lowest energies, MPPI averages all candidates weighted by ``exp(-energy /
     temperature)``. ``action_block``: environment steps per planned action (the frame step the model was trained
-    at; each takes an equal part of it)."""
+    at; each takes an equal part of it). ``goal_cost``: the energy is the distance to the goal of the last
+    predicted frame (``final``, as V-JEPA 2-AC plans) or the mean over every predicted frame (``every_step``: a
+    plan must get near early and stay, not pass by)."""
 
     method: str = "cem"
     horizon: int = 3
@@ -164,6 +166,7 @@ class PlannerConfig:
     temperature: float = 0.01
     max_action: float = 0.75
     action_block: int = 1
+    goal_cost: str = "final"
 
 
 @dataclass

@@ -2,7 +2,7 @@
 receding-horizon (MPC) loop in a simulator.
 
 The energy of an action sequence is the L1 distance between the world model's predicted tokens after the last
-action and the goal image's tokens (as V-JEPA 2-AC plans); states the predictor needs are integrated from the
+action and the goal image's tokens (as V-JEPA 2-AC plans), or its mean over the tokens after every action; states the predictor needs are integrated from the
 actions (``state + action``). Every candidate of an iteration is rolled out in one batch on the model's device.
 """
 
@@ -60,11 +60,17 @@ def plan_actions(energy: Energy, mean: Tensor, cfg: PlannerConfig, generator: to
     return PLANNERS[cfg.method](energy, mean, cfg, generator)
 
 
+GOAL_COSTS = ("final", "every_step")
+
+
 def goal_energy(model: LatentWorldModel, context: Tensor, past_actions: Tensor, past_states: Tensor,
-                goal: Tensor) -> Energy:  # fmt: skip
+                goal: Tensor, goal_cost: str = "final") -> Energy:  # fmt: skip
     """Energy of action sequences ``[K, H, A]`` taken after the ``C`` observed frames ``context [1, C * N, D]`` (with
     the ``C - 1`` actions ``[C - 1, A]`` taken between them and their states ``[C, S]``, the last the current one):
-    mean L1 distance of the predicted tokens after the last action to ``goal [1, N, D]``."""
+    mean L1 distance to ``goal [1, N, D]`` of the predicted tokens after the last action (``final``) or after each
+    action, averaged (``every_step``)."""
+    if goal_cost not in GOAL_COSTS:
+        raise ValueError(f"plan.planner.goal_cost={goal_cost!r}: choose one of {', '.join(GOAL_COSTS)}")
     n = model.tokens_per_frame
 
     @torch.no_grad()
@@ -73,8 +79,9 @@ def goal_energy(model: LatentWorldModel, context: Tensor, past_actions: Tensor, 
         future = past_states[-1] + torch.cumsum(actions, dim=1) - actions  # the state at each action's frame
         states = torch.cat([past_states[:-1].expand(count, -1, -1), future], dim=1)
         actions = torch.cat([past_actions.expand(count, -1, -1), actions], dim=1)
-        predicted = model.rollout(context.expand(count, -1, -1), actions, states)[:, -n:]
-        return (predicted - goal).abs().mean(dim=(1, 2))
+        frames = 1 if goal_cost == "final" else actions.shape[1] - past_actions.shape[0]
+        predicted = model.rollout(context.expand(count, -1, -1), actions, states)[:, -frames * n :]
+        return (predicted.unflatten(1, (frames, n)) - goal[:, None]).abs().mean(dim=(1, 2, 3))
 
     return energy
 
@@ -99,7 +106,8 @@ def mpc_episode(model: LatentWorldModel, env, goal_frame: np.ndarray, steps: int
     while len(frames) <= steps and not (reached is not None and reached()):
         c = min(cfg.context_frames, len(seen))
         past_actions = torch.stack(taken[len(taken) - (c - 1) :]) if c > 1 else mean[:0]
-        energy = goal_energy(model, torch.cat(seen[-c:], dim=1), past_actions, torch.stack(states[-c:]), goal)
+        energy = goal_energy(model, torch.cat(seen[-c:], dim=1), past_actions, torch.stack(states[-c:]), goal,
+                             cfg.goal_cost)  # fmt: skip
         plan = plan_actions(energy, mean, cfg, generator)
         part = (plan[0] / cfg.action_block).cpu().numpy()
         for _ in range(min(cfg.action_block, steps + 1 - len(frames))):

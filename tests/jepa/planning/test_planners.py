@@ -125,3 +125,25 @@ def test_pusht_protocol_is_seeded_and_draws_goals_with_its_goal_policy():
         assert stay.agent >= cfg.min_goal_distance and not stay.success
     for result in first["planner"] + first["random"]:
         assert len(result.frames) == cfg.max_steps + 1
+
+
+def test_every_step_goal_cost_averages_the_distance_of_every_predicted_frame():
+    from predictors.world_model import LatentWorldModel
+
+    model = tiny_two_room_model()
+    assert isinstance(model, LatentWorldModel)
+    current = model.encode(torch.randn(1, 1, 3, 32, 32))
+    state = torch.zeros(1, 2)
+    plans = torch.tensor([[[1.0, 0.0], [-1.0, 0.0], [0.5, 0.5]], [[0.0, 1.0], [0.0, 1.0], [0.0, -1.0]]])
+    with torch.no_grad():
+        goal = model.rollout(current, plans[:1], torch.zeros(1, 3, 2) + torch.cumsum(plans[:1], 1) - plans[:1])
+        goal = goal[:, -1:]
+        predicted = torch.stack([
+            model.rollout(current, p[None], (torch.cumsum(p, 0) - p)[None])[0, -3:] for p in plans])
+    final = goal_energy(model, current, torch.zeros(0, 2), state, goal)(plans)
+    every = goal_energy(model, current, torch.zeros(0, 2), state, goal, "every_step")(plans)
+    torch.testing.assert_close(final, (predicted[:, -1:] - goal).abs().mean(dim=(1, 2)))
+    torch.testing.assert_close(every, (predicted - goal).abs().mean(dim=(1, 2)))
+    assert final[0] < 1e-6 < every[0], "the first plan ends on the goal but passes elsewhere on the way"
+    with pytest.raises(ValueError, match="goal_cost='mean': choose one of final, every_step"):
+        goal_energy(model, current, torch.zeros(0, 2), state, goal, "mean")
