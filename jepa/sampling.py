@@ -52,19 +52,20 @@ def unbundle(samples: Sequence[Any]) -> list[Any]:
         if not isinstance(inner, Burst):
             out.append(item)
         elif isinstance(item, Seeded):
-            out.extend(Seeded(item.index, _burst_seed(item.seed, r), s) for r, s in enumerate(inner.samples))
+            out.extend(Seeded(item.index, _derived_seed(item.seed, r), s) for r, s in enumerate(inner.samples))
         else:
             out.extend(inner.samples)
     return out
 
 
-def _burst_seed(seed: int, r: int) -> int:
-    return int(np.random.SeedSequence([seed, r]).generate_state(2, np.uint64)[0] >> np.uint64(1))
+def _derived_seed(*entropy: int) -> int:
+    """A 63-bit seed drawn from ``entropy`` (a SeedSequence's first word)."""
+    return int(np.random.SeedSequence(list(entropy)).generate_state(2, np.uint64)[0] >> np.uint64(1))
 
 
 def sample_seed(seed: int, epoch: int, position: int) -> int:
     """A 63-bit seed for the sample at ``position`` of ``epoch``'s order."""
-    return int(np.random.SeedSequence([seed, epoch, position]).generate_state(2, np.uint64)[0] >> np.uint64(1))
+    return _derived_seed(seed, epoch, position)
 
 
 @contextmanager

@@ -30,7 +30,7 @@ import torch
 
 from jepa.bench import run_script
 from jepa.compose import compose_run
-from jepa.data.clip_sampling import burst_indices, clip_frame_step, clip_indices
+from jepa.data.video import decode_clips
 from jepa.data.video_readers import open_video, torchcodec_loads
 from jepa.data.video_transforms import ClipTransform, normalize_clips
 from jepa.masks import MaskCollator
@@ -89,15 +89,8 @@ def stage_times(overrides: list[str], backend: str, clips: int, seed: int = 0) -
         sample = dataset.samples[int(rng.integers(len(dataset.samples)))]
         fpc = dataset.fpcs[sample.source]
         reader = _timed(totals, "open", lambda: open_video(sample.path, backend, data.decoder_threads))
-        step = clip_frame_step(fpc, video_fps=reader.fps, **dataset.step_args)
-        if burst > 1:
-            keyframes = _timed(totals, "open", reader.keyframes)
-            indices = burst_indices(reader.num_frames, fpc, step, burst, keyframes, rng)
-        else:
-            indices = clip_indices(reader.num_frames, fpc, step, 1, rng)
-        unique, where = np.unique(np.concatenate(indices), return_inverse=True)
-        frames = _timed(totals, "decode", lambda: reader.get(unique))[where]
-        for clip_frames in frames.reshape(len(indices), fpc, *frames.shape[1:]):
+        indices = _timed(totals, "open", lambda: dataset.plan_clips(reader, fpc, rng))  # bursts seek a keyframe
+        for clip_frames in _timed(totals, "decode", lambda: decode_clips(reader, indices)):
             clip = _timed(totals, "crop_resize", lambda: crop(clip_frames))
             _timed(totals, "normalise", lambda: normalize_clips(clip))
             made.append((clip, sample.label))

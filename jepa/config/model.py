@@ -7,7 +7,18 @@ from dataclasses import dataclass, field
 
 
 @dataclass
-class EncoderConfig:
+class BlockOptions:
+    """How a model's transformer blocks run (not what they compute): the attention backend, activation
+    checkpointing (true: recompute each block in backward; selective: only its cheap element-wise ops) and
+    regional compilation (each block's dense regions through torch.compile; the packed attention stays eager)."""
+
+    attn_backend: str = "auto"
+    grad_checkpointing: bool | str = False
+    compile_blocks: bool = False
+
+
+@dataclass
+class EncoderConfig(BlockOptions):
     """A ViT of an official ``size``; any of ``embed_dim``, ``depth``, ``num_heads``, ``mlp_ratio`` overrides it."""
 
     size: str = "tiny"
@@ -25,13 +36,10 @@ class EncoderConfig:
     use_rope: bool = False
     rope_tiled_freqs: bool = False
     uniform_power: bool = False
-    attn_backend: str = "auto"
-    grad_checkpointing: bool | str = False  # true: recompute each block in backward; selective: its cheap ops only
-    compile_blocks: bool = False  # torch.compile each block's dense regions (the packed attention stays eager)
 
 
 @dataclass
-class PredictorConfig:
+class PredictorConfig(BlockOptions):
     """The mask-token predictor; ``num_heads`` defaults to the encoder's (as in the official I-JEPA)."""
 
     embed_dim: int = 384
@@ -39,9 +47,6 @@ class PredictorConfig:
     num_heads: int | None = None
     mlp_ratio: float = 4.0
     drop_path_rate: float = 0.0
-    attn_backend: str = "auto"
-    grad_checkpointing: bool | str = False  # true: recompute each block in backward; selective: its cheap ops only
-    compile_blocks: bool = False  # torch.compile each block's dense regions (the packed attention stays eager)
 
 
 @dataclass
@@ -145,7 +150,7 @@ class LeJEPAConfig:
 
 
 @dataclass
-class ActionPredictorConfig:
+class ActionPredictorConfig(BlockOptions):
     """The V-JEPA 2-AC predictor (:class:`predictors.ActionConditionedPredictor`): its width, depth and heads, and
     the size of an action (and of a state, the same as in the official model; ``use_states=False``: no state
     token)."""
@@ -157,9 +162,6 @@ class ActionPredictorConfig:
     action_dim: int = 7
     use_extrinsics: bool = False
     use_states: bool = True
-    attn_backend: str = "auto"
-    grad_checkpointing: bool | str = False  # true: recompute each block in backward; selective: its cheap ops only
-    compile_blocks: bool = False  # torch.compile each block's dense regions (the packed attention stays eager)
 
 
 @dataclass

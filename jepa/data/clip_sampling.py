@@ -10,7 +10,7 @@ to fill ``fpc`` frames, exactly as the official loader does.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable
 
 import numpy as np
 
@@ -86,7 +86,7 @@ def burst_indices(
     frames_per_clip: int,
     step: int,
     num_clips: int,
-    keyframes: Sequence[int],
+    keyframe_before: Callable[[int], int],
     rng: np.random.Generator,
 ) -> list[np.ndarray]:
     """``num_clips`` clips that decode together for about the price of one: the first is drawn as
@@ -97,8 +97,7 @@ def burst_indices(
     if num_frames <= clip_len:
         return [first] * num_clips
     end = int(first[0]) + clip_len  # the first window is [start, start + clip_len)
-    before = [k for k in keyframes if k <= first[0]]
-    lowest_end = (max(before) if before else 0) + clip_len
+    lowest_end = keyframe_before(int(first[0])) + clip_len
     clips = [first]
     for _ in range(num_clips - 1):
         stop = int(rng.integers(lowest_end, end + 1))

@@ -48,7 +48,7 @@ def output_size(width: int, height: int, short_side: int) -> tuple[int, int]:
 
 def transcode(source: str, target: str, short_side: int, keyframe_interval: int, crf: int, preset: str) -> int:
     """Write ``source`` to ``target`` as prepared H.264 (through ``target.partial.mp4``, renamed when whole);
-    returns its frame count. Raises on an unreadable or truncated source."""
+    returns its frame count. Raises on an unreadable or truncated source, leaving the partial file to the caller."""
     import av
 
     if not os.path.isfile(source):
@@ -73,7 +73,6 @@ def transcode(source: str, target: str, short_side: int, keyframe_interval: int,
             written += 1
         writer.mux(out.encode())
     if written == 0 or (declared and written < declared):
-        partial.unlink(missing_ok=True)
         raise OSError(f"truncated: decoded {written} of {declared or '?'} frames")
     partial.rename(target)
     return written

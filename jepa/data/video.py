@@ -27,7 +27,7 @@ from jepa.data.clip_sampling import burst_indices, check_one_rate, clip_frame_st
 from jepa.data.demo_videos import make_demo_videos
 from jepa.data.splits import holdout_split
 from jepa.data.video_lists import ListedSample, class_names, read_sample_list
-from jepa.data.video_readers import open_video, torchcodec_loads
+from jepa.data.video_readers import VideoReader, open_video, torchcodec_loads
 from jepa.data.video_transforms import ClipTransform, MultiViewTransform
 from jepa.data.views import AugmentedViews
 from jepa.errors import InputError
@@ -80,26 +80,27 @@ class VideoDataset(Dataset):
         """The frames of the sample's clips, ``uint8 [S, T, H, W, 3]`` (``S``: its segments, or with random
         sampling its ``clips_per_video`` clips); raises if the file cannot be read."""
         fpc = self.fpcs[sample.source]
-        burst = self.clips_per_video if rng is not None and self.num_segments is None else 1
-        count = self.num_segments or burst
         if not os.path.isfile(sample.path):
             raise FileNotFoundError("no such file")
         if os.path.getsize(sample.path) == 0:
             raise OSError("empty file")
         if sample.is_image:
             image = decode_image(sample.path, mode=ImageReadMode.RGB).permute(1, 2, 0).numpy()
-            return np.broadcast_to(image, (count, fpc, *image.shape)).copy()
+            return np.broadcast_to(image, (self._clip_count(rng), fpc, *image.shape)).copy()
         reader = open_video(sample.path, self.backend, self.decoder_threads)
+        return decode_clips(reader, self.plan_clips(reader, fpc, rng))
+
+    def _clip_count(self, rng: np.random.Generator | None) -> int:
+        """Clips per sample: its segments, else with random sampling ``clips_per_video``, else one."""
+        return self.num_segments or (self.clips_per_video if rng is not None else 1)
+
+    def plan_clips(self, reader: VideoReader, fpc: int, rng: np.random.Generator | None) -> list[np.ndarray]:
+        """The frame indices of the sample's clips in ``reader`` (a burst with ``clips_per_video`` > 1)."""
+        count = self._clip_count(rng)
         step = clip_frame_step(fpc, video_fps=reader.fps, **self.step_args)
-        if burst > 1:
-            indices = burst_indices(reader.num_frames, fpc, step, burst, reader.keyframes(), rng)
-        else:
-            indices = clip_indices(reader.num_frames, fpc, step, count, rng, allow_clip_overlap=count > 1)
-        unique, where = np.unique(np.concatenate(indices), return_inverse=True)  # each frame decoded once, in order
-        frames = reader.get(unique)[where]
-        if frames.shape[0] != fpc * count:
-            raise OSError(f"decoded {frames.shape[0]} of {fpc * count} frames")
-        return frames.reshape(count, fpc, *frames.shape[1:])
+        if self.num_segments is None and count > 1:
+            return burst_indices(reader.num_frames, fpc, step, count, reader.keyframe_before, rng)
+        return clip_indices(reader.num_frames, fpc, step, count, rng, allow_clip_overlap=count > 1)
 
     def to_tensor(self, frames: np.ndarray) -> Tensor:
         """The transformed clip ``[3, T, H, W]``, or with ``num_segments`` the views of every clip."""
@@ -139,6 +140,16 @@ class VideoDataset(Dataset):
                 first = self.samples[indices[0]].path
                 raise InputError(f"data.datasets: none of the {len(indices)} files listed in {name} can be read "
                                  f"(the first is {first}: {self.try_read(indices[0], None)[1]})")  # fmt: skip
+
+
+def decode_clips(reader: VideoReader, indices: list[np.ndarray]) -> np.ndarray:
+    """The frames of clips ``indices`` as ``uint8 [S, T, H, W, 3]``, each frame decoded once and in order."""
+    unique, where = np.unique(np.concatenate(indices), return_inverse=True)
+    frames = reader.get(unique)[where]
+    expected = sum(len(i) for i in indices)
+    if frames.shape[0] != expected:
+        raise OSError(f"decoded {frames.shape[0]} of {expected} frames")
+    return frames.reshape(len(indices), len(indices[0]), *frames.shape[1:])
 
 
 class VideoDataModule(L.LightningDataModule):

@@ -8,6 +8,7 @@ thread per decoder spends the least CPU per clip (``threads`` raises it for a ma
 from __future__ import annotations
 
 import math
+from bisect import bisect_right
 from collections.abc import Sequence
 from functools import cache
 from importlib.util import find_spec
@@ -26,25 +27,31 @@ class VideoReader(Protocol):
         """Frames at ``indices`` (any order, repeats allowed) as ``uint8 [len(indices), H, W, 3]``."""
         ...
 
-    def keyframes(self) -> list[int]:
-        """The indices of the keyframes, where decoding can start."""
+    def keyframe_before(self, index: int) -> int:
+        """The keyframe at or before frame ``index``: where decoding it must start."""
         ...
-
-
-def packet_keyframes(path: str) -> list[int]:
-    """Keyframe indices from the container's packets (read, not decoded), in presentation order."""
-    import av
-
-    with av.open(path) as container:
-        stream = container.streams.video[0]
-        packets = [(p.pts if p.pts is not None else i, p.is_keyframe)
-                   for i, p in enumerate(p for p in container.demux(stream) if p.size)]  # fmt: skip
-    return [i for i, (_, key) in enumerate(sorted(packets)) if key]
 
 
 def _check_range(path: str, wanted: Sequence[int], num_frames: int) -> None:
     if wanted and not 0 <= min(wanted) <= max(wanted) < num_frames:
         raise IndexError(f"{path}: frame indices {min(wanted)}..{max(wanted)} outside 0..{num_frames - 1}")
+
+
+def seek_keyframe(path: str, index: int, fps: float) -> int:
+    """The keyframe at or before frame ``index`` of a constant-rate video, found by one backward seek (the
+    file is not read through); 0 when the stream has no frame rate or timestamps."""
+    import av
+
+    if not (math.isfinite(fps) and fps > 0) or index <= 0:
+        return 0
+    with av.open(path) as container:
+        stream = container.streams.video[0]
+        start = stream.start_time or 0
+        container.seek(start + int(index / fps / stream.time_base), stream=stream, backward=True, any_frame=False)
+        packet = next((p for p in container.demux(stream) if p.size), None)
+        if packet is None or packet.pts is None:
+            return 0
+        return min(index, round(float((packet.pts - start) * stream.time_base) * fps))
 
 
 class DecordReader:
@@ -56,12 +63,15 @@ class DecordReader:
         self._reader = decord.VideoReader(path, num_threads=threads, ctx=decord.cpu(0))
         self.num_frames = len(self._reader)
         self.fps = float(self._reader.get_avg_fps())
+        self._keyframes: list[int] | None = None
 
     def get(self, indices: Sequence[int]) -> np.ndarray:
         return self._reader.get_batch(list(indices)).asnumpy()
 
-    def keyframes(self) -> list[int]:
-        return [int(k) for k in self._reader.get_key_indices()]
+    def keyframe_before(self, index: int) -> int:
+        if self._keyframes is None:
+            self._keyframes = [int(k) for k in self._reader.get_key_indices()]  # decord indexed them on open
+        return self._keyframes[max(0, bisect_right(self._keyframes, index) - 1)] if self._keyframes else 0
 
 
 class PyAVReader:
@@ -107,8 +117,8 @@ class PyAVReader:
             raise OSError(f"{self.path}: could not decode frames {missing[:5]} (file truncated?)")
         return np.stack([frames[int(i)] for i in indices])
 
-    def keyframes(self) -> list[int]:
-        return packet_keyframes(self.path)
+    def keyframe_before(self, index: int) -> int:
+        return seek_keyframe(self.path, index, self.fps)
 
 
 class TorchCodecReader:
@@ -129,8 +139,8 @@ class TorchCodecReader:
         _check_range(self.path, list(indices), self.num_frames)
         return self._decoder.get_frames_at([int(i) for i in indices]).data.numpy()
 
-    def keyframes(self) -> list[int]:
-        return packet_keyframes(self.path)
+    def keyframe_before(self, index: int) -> int:
+        return seek_keyframe(self.path, index, self.fps)
 
 
 class FallbackReader:
@@ -152,8 +162,8 @@ class FallbackReader:
             self._reader = PyAVReader(self.path, self.threads)
             return self._reader.get(indices)
 
-    def keyframes(self) -> list[int]:
-        return self._reader.keyframes()
+    def keyframe_before(self, index: int) -> int:
+        return self._reader.keyframe_before(index)
 
 
 BACKENDS = {"decord": DecordReader, "pyav": PyAVReader, "torchcodec": TorchCodecReader}
