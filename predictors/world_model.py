@@ -1,6 +1,7 @@
 """A latent world model: a frame encoder and an action-conditioned predictor, with the rollout that both the
 rollout loss and the planner use. The encoder is either frozen, its patch tokens the latents (V-JEPA 2-AC), or
-trained with the predictor, each frame one latent: its mean-pooled tokens through a projector (LeWM)."""
+trained with the predictor, the latents then its mean-pooled tokens (one a frame, LeWM) or every patch token through a
+projector."""
 
 from __future__ import annotations
 
@@ -27,17 +28,20 @@ class LatentWorldModel(nn.Module):
     """Encodes each frame alone (:func:`frame_tokens`) and predicts the next frames' latents from past latents,
     actions and states. Without ``projector`` the encoder is frozen and a frame's latents are its tokens
     (layer-normed when ``normalize_reps``); with one, the encoder trains and a frame's latent is its mean token
-    through the projector (the predictor then takes one token per frame, a 1×1 grid)."""
+    through the projector (``pooled``: the predictor then takes one token per frame, a 1×1 grid) or each of its
+    tokens through it (the encoder's grid)."""
 
     def __init__(self, encoder: VisionTransformer, predictor: ActionConditionedPredictor, normalize_reps: bool = True,
-                 projector: nn.Module | None = None) -> None:  # fmt: skip
+                 projector: nn.Module | None = None, pooled: bool = True) -> None:  # fmt: skip
         super().__init__()
-        grid, width = (encoder.grid[-2:], encoder.embed_dim) if projector is None else ((1, 1), projector.out_dim)
+        pooled = pooled and projector is not None
+        grid = (1, 1) if pooled else encoder.grid[-2:]
+        width = encoder.embed_dim if projector is None else projector.out_dim
         if predictor.grid != grid or predictor.embed_dim != width:
             raise ValueError(f"the predictor takes {predictor.grid} grids of {predictor.embed_dim}-wide tokens but the "
                              f"encoder gives {grid} of {width}")  # fmt: skip
         self.encoder = encoder if projector is not None else encoder.requires_grad_(False)
-        self.predictor, self.projector, self.normalize_reps = predictor, projector, normalize_reps
+        self.predictor, self.projector, self.normalize_reps, self.pooled = predictor, projector, normalize_reps, pooled
         self.tokens_per_frame = predictor.grid[0] * predictor.grid[1]
 
     def _norm(self, z: Tensor) -> Tensor:
@@ -49,8 +53,11 @@ class LatentWorldModel(nn.Module):
         if self.projector is None:
             with torch.no_grad():
                 return self._norm(frame_tokens(self.encoder, frames).flatten(1, 2))
-        pooled = frame_tokens(self.encoder, frames).mean(dim=2)  # [B, T, D]
-        return self._norm(self.projector(pooled.flatten(0, 1)).view(*pooled.shape[:2], -1))
+        tokens = frame_tokens(self.encoder, frames)  # [B, T, N, D]
+        if self.pooled:
+            tokens = tokens.mean(dim=2, keepdim=True)
+        latents = self.projector(tokens.flatten(0, 2)).view(*tokens.shape[:3], -1)
+        return self._norm(latents.flatten(1, 2))
 
     def step(self, tokens: Tensor, actions: Tensor, states: Tensor) -> Tensor:
         """Teacher-forced predictions: frame ``t``'s output predicts frame ``t + 1`` (``[B, T * N, D]``)."""

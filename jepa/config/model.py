@@ -172,9 +172,10 @@ class WorldModelConfig:
     (``normalize_reps``). ``inverse_dynamics_weight > 0`` adds a head predicting each action from a frame's tokens
     and the predicted next ones (mean squared error), so that predictions keep what the action did.
 
-    ``end_to_end``: the encoder trains with the predictor (LeWM): each frame is one latent, its mean token through
-    ``projector``, the targets are the model's own latents (no EMA, no stop-gradient) and ``regularizer`` (SIGReg
-    or VICReg, weight ``regularizer_weight``) on every frame's latent keeps them from collapsing.
+    ``end_to_end``: the encoder trains with the predictor (LeWM): each frame's latent is its mean token through
+    ``projector`` (``latent: pooled``) or every patch token through it (``latent: tokens``, a grid as PLDM and
+    eb_jepa plan on), the targets are the model's own latents (no EMA, no stop-gradient) and ``regularizer`` (SIGReg
+    or VICReg, weight ``regularizer_weight``) on every frame's whole latent keeps them from collapsing.
     ``freeze_encoder`` keeps that encoder at its initial weights (the model's random-encoder baseline)."""
 
     encoder: EncoderConfig = field(default_factory=EncoderConfig)
@@ -186,6 +187,7 @@ class WorldModelConfig:
     normalize_reps: bool = True
     inverse_dynamics_weight: float = 0.0
     end_to_end: bool = False
+    latent: str = "pooled"
     freeze_encoder: bool = False
     projector: ProjectorConfig = field(default_factory=ProjectorConfig)
     regularizer: str = "none"

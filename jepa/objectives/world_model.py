@@ -26,7 +26,8 @@ from predictors.world_model import LatentWorldModel
 
 def build_world_model(cfg: WorldModelConfig) -> LatentWorldModel:
     """The encoder (``encoder_source`` loaded, or a fresh one of ``encoder``'s size), frozen unless ``end_to_end``
-    (then with a new projector), and a new predictor of its patch tokens or, end to end, of one latent a frame."""
+    (then with a new projector), and a new predictor of its patch tokens or, end to end, of the projected latents:
+    one a frame (``latent: pooled``) or one a patch (``latent: tokens``)."""
     from encoders.pretrained import load_pretrained
     from encoders.vit import set_regional_compile
     from jepa.objectives.base import build_encoder
@@ -38,16 +39,15 @@ def build_world_model(cfg: WorldModelConfig) -> LatentWorldModel:
                                    cfg.projector.depth)  # fmt: skip
         encoder.requires_grad_(not cfg.freeze_encoder)
     p = cfg.predictor
-    grid = dict(img_size=encoder.img_size, patch_size=encoder.patch_size, embed_dim=encoder.embed_dim)
-    if projector is not None:
-        grid = dict(img_size=1, patch_size=1, embed_dim=projector.out_dim)
+    pooled = projector is not None and cfg.latent == "pooled"
     predictor = ActionConditionedPredictor(
-        **grid, predictor_embed_dim=p.embed_dim, action_embed_dim=p.action_dim, depth=p.depth,
-        num_heads=p.num_heads, mlp_ratio=p.mlp_ratio, use_extrinsics=p.use_extrinsics, use_states=p.use_states,
-        attn_backend=p.attn_backend, grad_checkpointing=p.grad_checkpointing,
+        img_size=1 if pooled else encoder.img_size, patch_size=1 if pooled else encoder.patch_size,
+        embed_dim=encoder.embed_dim if projector is None else projector.out_dim, predictor_embed_dim=p.embed_dim,
+        action_embed_dim=p.action_dim, depth=p.depth, num_heads=p.num_heads, mlp_ratio=p.mlp_ratio,
+        use_extrinsics=p.use_extrinsics, use_states=p.use_states, attn_backend=p.attn_backend, grad_checkpointing=p.grad_checkpointing,
     )  # fmt: skip
     set_regional_compile(predictor, p.compile_blocks)
-    return LatentWorldModel(encoder, predictor, cfg.normalize_reps, projector)
+    return LatentWorldModel(encoder, predictor, cfg.normalize_reps, projector, pooled=pooled)
 
 
 class WorldModel(L.LightningModule):
@@ -61,6 +61,8 @@ class WorldModel(L.LightningModule):
         if cfg.regularizer not in REGULARIZERS or cfg.regularizer_weight < 0:
             raise ValueError(f"model.regularizer={cfg.regularizer!r} (one of {', '.join(REGULARIZERS)}) with "
                              f"model.regularizer_weight={cfg.regularizer_weight} (0 or more)")  # fmt: skip
+        if cfg.latent not in ("pooled", "tokens"):
+            raise ValueError(f"model.latent={cfg.latent!r}: one of pooled, tokens")
         if cfg.regularizer != "none" and not cfg.end_to_end:
             raise ValueError(f"model.regularizer={cfg.regularizer!r} needs model.end_to_end=true: a frozen "
                              f"encoder's features cannot collapse")  # fmt: skip
@@ -102,8 +104,13 @@ class WorldModel(L.LightningModule):
             guess = self.inverse_dynamics(before, after)
             out["inverse_dynamics"] = F.mse_loss(guess, actions.flatten(0, 1))
         if self.regularizer is not None:
-            out["regularizer"] = self.regularizer(h.flatten(0, 1), self.global_step)
+            out["regularizer"] = self.regularizer(self.frame_latents(h), self.global_step)
         return out
+
+    def frame_latents(self, latents: Tensor) -> Tensor:
+        """``[B, T * N, D]`` → each frame's whole latent ``[B * T, N * D]``: what the anti-collapse term and the rank
+        see, so that every token's features must vary from frame to frame."""
+        return latents.reshape(-1, self.model.tokens_per_frame * latents.shape[-1])
 
     def total(self, losses: dict[str, Tensor]) -> Tensor:
         loss = losses["teacher_forcing"] + losses["rollout"]
@@ -139,7 +146,7 @@ class WorldModel(L.LightningModule):
         self.log_dict({f"{stage}/{k}_loss": v for k, v in losses.items()}, batch_size=size)
         self.log(f"{stage}/loss", loss, prog_bar=True, batch_size=size)
         if self.cfg.end_to_end and stage != "train":  # the latents' effective rank and spread (collapse shows here)
-            flat = latents.detach().flatten(0, 1).float()
+            flat = self.frame_latents(latents.detach()).float()
             self.log_dict({f"{stage}/rank_latent": effective_rank(flat), f"{stage}/std_latent": feature_std(flat)},
                           batch_size=size)  # fmt: skip
         return loss

@@ -144,7 +144,7 @@ def two_room_clips(count: int, rng) -> dict[str, torch.Tensor]:
     return {"frames": torch.stack(frames), "actions": torch.stack(actions), "states": torch.stack(states)}
 
 
-def end_to_end(regularizer: str, weight: float, freeze_encoder: bool = False):
+def end_to_end(regularizer: str, weight: float, freeze_encoder: bool = False, latent: str = "pooled"):
     from jepa.config import EncoderConfig
     from jepa.objectives.world_model import WorldModel
 
@@ -153,7 +153,7 @@ def end_to_end(regularizer: str, weight: float, freeze_encoder: bool = False):
     return WorldModel(encoder=encoder, predictor={"embed_dim": 32, "depth": 1, "num_heads": 2, "action_dim": 2},
                       projector={"hidden_dim": 64, "out_dim": 16, "depth": 2}, end_to_end=True,
                       freeze_encoder=freeze_encoder, regularizer=regularizer, regularizer_weight=weight,
-                      normalize_reps=False, loss_exp=2.0, auto_steps=1)  # fmt: skip
+                      normalize_reps=False, loss_exp=2.0, auto_steps=1, latent=latent)  # fmt: skip
 
 
 def test_end_to_end_trains_the_encoder_and_sigreg_keeps_the_latents_rank():
@@ -191,6 +191,42 @@ def test_end_to_end_trains_the_encoder_and_sigreg_keeps_the_latents_rank():
     assert all(p.requires_grad for p in frozen.model.projector.parameters())
 
 
+def test_token_latents_project_every_patch_and_the_regularizer_sees_whole_frames():
+    """``latent=tokens``: a frame's latents are its patch tokens each through the projector (a 2×2 grid here), the
+    predictor and the planner's rollout take that grid, and the anti-collapse term sees each frame's whole latent,
+    so training with VICReg keeps its rank where no term lets it fall."""
+    import numpy as np
+
+    from jepa.regularizers import effective_rank
+    from predictors.world_model import frame_tokens
+
+    test = two_room_clips(64, np.random.default_rng(1))
+    module = end_to_end("vicreg", 1.0, latent="tokens")
+    model = module.model.eval()
+    with torch.no_grad():
+        latents = model.encode(test["frames"])
+        expected = model.projector(frame_tokens(model.encoder, test["frames"]).flatten(0, 2)).view(64, 12, 16)
+        rolled = model.rollout(latents[:, :4], test["actions"], test["states"])
+    assert model.tokens_per_frame == 4 and model.predictor.grid == (2, 2)
+    torch.testing.assert_close(latents, expected)
+    assert rolled.shape == (64, 8, 16)
+    assert module.frame_latents(latents).shape == (192, 64)
+    torch.testing.assert_close(module.frame_latents(latents)[1], latents[0, 4:8].flatten())
+    ranks = {}
+    for name, weight in (("none", 0.0), ("vicreg", 1.0)):
+        module = end_to_end(name, weight, latent="tokens")
+        optimizer = torch.optim.AdamW([p for p in module.parameters() if p.requires_grad], lr=1e-3)
+        rng = np.random.default_rng(0)
+        for _ in range(60):
+            loss = module.total(module.losses(two_room_clips(32, rng)))
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+        with torch.no_grad():
+            ranks[name] = effective_rank(module.frame_latents(module.model.encode(test["frames"])))
+    assert ranks["vicreg"] > 1.5 * ranks["none"], ranks
+
+
 def test_regularizer_settings_are_checked():
     from jepa.config import EncoderConfig
     from jepa.objectives.world_model import WorldModel
@@ -203,3 +239,5 @@ def test_regularizer_settings_are_checked():
         WorldModel(encoder=encoder, predictor=predictor, end_to_end=True, regularizer="sigreg", regularizer_weight=-1.0)
     with pytest.raises(ValueError, match=r"model.regularizer='barlow' \(one of none, sigreg, vicreg\)"):
         WorldModel(encoder=encoder, predictor=predictor, end_to_end=True, regularizer="barlow")
+    with pytest.raises(ValueError, match="model.latent='patches': one of pooled, tokens"):
+        WorldModel(encoder=encoder, predictor=predictor, end_to_end=True, latent="patches")
