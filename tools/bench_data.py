@@ -88,7 +88,8 @@ def stage_times(overrides: list[str], backend: str, clips: int, seed: int = 0) -
     for _ in range(max(1, clips // burst)):
         sample = dataset.samples[int(rng.integers(len(dataset.samples)))]
         fpc = dataset.fpcs[sample.source]
-        reader = _timed(totals, "open", lambda: open_video(sample.path, backend, data.decoder_threads))
+        reader = _timed(totals, "open", lambda: open_video(sample.path, backend, data.decoder_threads,
+                                                           data.decode_short_side))
         indices = _timed(totals, "open", lambda: dataset.plan_clips(reader, fpc, rng))  # bursts seek a keyframe
         for clip_frames in _timed(totals, "decode", lambda: decode_clips(reader, indices)):
             clip = _timed(totals, "crop_resize", lambda: crop(clip_frames))

@@ -102,7 +102,9 @@ class VideoDataConfig:
     a quarter of the bytes).
     ``clips_per_video`` > 1: each video read gives that many training clips, drawn within the stretch that
     decoding the first already reads (the keyframe before it to its end), so long keyframe intervals cost less per
-    clip; a batch then holds ``batch_size / clips_per_video`` videos (1: the official sampling)."""
+    clip; a batch then holds ``batch_size / clips_per_video`` videos (1: the official sampling).
+    ``decode_short_side``: the decoder scales frames down to that shorter side as it converts them (null: their own
+    size, as the official code reads them), so crops start from smaller frames."""
 
     datasets: list[str] = field(default_factory=list)
     datasets_weights: list[float] | None = None
@@ -123,6 +125,7 @@ class VideoDataConfig:
     decoder_threads: int = 1
     normalize_on_device: bool = False
     clips_per_video: int = 1
+    decode_short_side: int | None = None
     demo_root: str | None = None
     views: ViewsConfig | None = None
 

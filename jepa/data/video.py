@@ -61,12 +61,13 @@ class VideoDataset(Dataset):
         num_segments: int | None = None,
         decoder_threads: int = 1,
         clips_per_video: int = 1,
+        decode_short_side: int | None = None,
     ) -> None:
         self.samples, self.fpcs, self.transform = list(samples), list(fpcs), transform
         self.step_args = {"step": frame_step, "fps": fps, "duration": duration}
         self.random_clip_sampling, self.backend, self.max_retries = random_clip_sampling, backend, max_retries
         self.decoder_threads, self.clips_per_video = decoder_threads, clips_per_video
-        self.num_segments = num_segments
+        self.num_segments, self.decode_short_side = num_segments, decode_short_side
 
     def __len__(self) -> int:
         return len(self.samples)
@@ -87,7 +88,7 @@ class VideoDataset(Dataset):
         if sample.is_image:
             image = decode_image(sample.path, mode=ImageReadMode.RGB).permute(1, 2, 0).numpy()
             return np.broadcast_to(image, (self._clip_count(rng), fpc, *image.shape)).copy()
-        reader = open_video(sample.path, self.backend, self.decoder_threads)
+        reader = open_video(sample.path, self.backend, self.decoder_threads, self.decode_short_side)
         return decode_clips(reader, self.plan_clips(reader, fpc, rng))
 
     def _clip_count(self, rng: np.random.Generator | None) -> int:
@@ -180,6 +181,7 @@ class VideoDataModule(L.LightningDataModule):
         decoder_threads: int = 1,
         normalize_on_device: bool = False,
         clips_per_video: int = 1,
+        decode_short_side: int | None = None,
         demo_root: str | None = None,
         mask: VideoMaskConfig | dict[str, Any] | None = None,
         seed: int = 0,
@@ -225,8 +227,11 @@ class VideoDataModule(L.LightningDataModule):
         if clips_per_video < 1 or batch_size % clips_per_video:
             raise InputError(f"data.clips_per_video={clips_per_video}: a divisor of data.batch_size={batch_size} "
                              "(a batch holds batch_size clips from batch_size / clips_per_video videos)")  # fmt: skip
+        if decode_short_side is not None and decode_short_side < crop_size:
+            raise InputError(f"data.decode_short_side={decode_short_side}: at least data.crop_size={crop_size} "
+                             "(null: frames at their own size)")  # fmt: skip
         self.decoder_threads, self.normalize_on_device = decoder_threads, normalize_on_device
-        self.clips_per_video = clips_per_video
+        self.clips_per_video, self.decode_short_side = clips_per_video, decode_short_side
         self.mask_sets = (
             mask_generators(validated(VideoMaskConfig, mask, "mask"), self.fpcs) if mask is not None else None
         )
@@ -261,7 +266,8 @@ class VideoDataModule(L.LightningDataModule):
                                            normalize=normalize)  # fmt: skip
         return VideoDataset(samples, fpcs or self.fpcs, transform, random_clip_sampling=train_aug,
                             backend=self.backend, decoder_threads=self.decoder_threads,
-                            clips_per_video=clips_per_video, **self.rate)  # fmt: skip
+                            clips_per_video=clips_per_video, decode_short_side=self.decode_short_side,
+                            **self.rate)  # fmt: skip
 
     @property
     def _val_fpcs(self) -> list[int]:
@@ -380,7 +386,8 @@ class VideoDataModule(L.LightningDataModule):
         return {
             name: self._loader(VideoDataset(split, fpcs, transform, random_clip_sampling=random, backend=self.backend,
                                             num_segments=num_segments, decoder_threads=self.decoder_threads,
-                                            **self.rate), random, None, self.seed)
+                                            decode_short_side=self.decode_short_side, **self.rate),
+                                 random, None, self.seed)
             for name, (split, fpcs, transform, random) in splits.items()
         }  # fmt: skip
 

@@ -2,7 +2,10 @@
 
 All return the same RGB frames (``uint8 [T, H, W, 3]``) for the same indices; the data pipeline only sees
 :class:`VideoReader`. Each decodes with one thread by default: loader workers already use every core, and one
-thread per decoder spends the least CPU per clip (``threads`` raises it for a main-process loader).
+thread per decoder spends the least CPU per clip (``threads`` raises it for a main-process loader). With
+``short_side`` each scales frames down in its own colour conversion (FFmpeg's swscale; bilinear), so a 720p file
+yields, say, 640×360 frames for no more than converting them at full size costs; the backends' pixels then differ by
+their scalers' rounding.
 """
 
 from __future__ import annotations
@@ -37,6 +40,27 @@ def _check_range(path: str, wanted: Sequence[int], num_frames: int) -> None:
         raise IndexError(f"{path}: frame indices {min(wanted)}..{max(wanted)} outside 0..{num_frames - 1}")
 
 
+def frame_size(path: str) -> tuple[int, int]:
+    """The video's ``(width, height)``, read from its header."""
+    import av
+
+    with av.open(path) as container:
+        context = container.streams.video[0].codec_context
+        return context.width, context.height
+
+
+def scaled_size(path: str, short_side: int | None) -> tuple[int, int] | None:
+    """``(width, height)`` with the shorter side ``short_side`` (even sizes, the aspect kept), or ``None`` when the
+    frames are not to be scaled (no ``short_side``, or frames already no larger)."""
+    if short_side is None:
+        return None
+    width, height = frame_size(path)
+    scale = short_side / min(width, height)
+    if scale >= 1:
+        return None
+    return max(2, round(width * scale / 2) * 2), max(2, round(height * scale / 2) * 2)
+
+
 def seek_keyframe(path: str, index: int, fps: float) -> int:
     """The keyframe at or before frame ``index`` of a constant-rate video, found by one backward seek (the
     file is not read through); 0 when the stream has no frame rate or timestamps."""
@@ -57,10 +81,11 @@ def seek_keyframe(path: str, index: int, fps: float) -> int:
 class DecordReader:
     """Frames through decord (it indexes the keyframes on open and seeks to the one before each run of frames)."""
 
-    def __init__(self, path: str, threads: int = 1) -> None:
+    def __init__(self, path: str, threads: int = 1, short_side: int | None = None) -> None:
         import decord
 
-        self._reader = decord.VideoReader(path, num_threads=threads, ctx=decord.cpu(0))
+        width, height = scaled_size(path, short_side) or (-1, -1)
+        self._reader = decord.VideoReader(path, num_threads=threads, ctx=decord.cpu(0), width=width, height=height)
         self.num_frames = len(self._reader)
         self.fps = float(self._reader.get_avg_fps())
         self._keyframes: list[int] | None = None
@@ -80,10 +105,12 @@ class PyAVReader:
     constant-rate videos cameras and ``jepa prepare`` write; a stream without timestamps is decoded from its
     start and counted."""
 
-    def __init__(self, path: str, threads: int = 1) -> None:
+    def __init__(self, path: str, threads: int = 1, short_side: int | None = None) -> None:
         import av
 
         self.path, self.threads = path, threads
+        width, height = scaled_size(path, short_side) or (None, None)
+        self._size = {"width": width, "height": height}
         with av.open(path) as container:
             stream = container.streams.video[0]
             rate = stream.average_rate or stream.guessed_rate
@@ -109,7 +136,7 @@ class PyAVReader:
                 if frame.pts is not None and seconds_per_frame is not None:
                     index = round(float((frame.pts - start) * stream.time_base) / seconds_per_frame)
                 if index in wanted and index not in frames:
-                    frames[index] = frame.to_ndarray(format="rgb24")
+                    frames[index] = frame.to_ndarray(format="rgb24", **self._size)
                 if index >= wanted[-1]:
                     break
         missing = [i for i in wanted if i not in frames]
@@ -125,12 +152,14 @@ class TorchCodecReader:
     """Frames through torchcodec (``exact`` seeking from its own scan of the file). It needs FFmpeg's shared
     libraries (4 to 8) where the dynamic loader finds them."""
 
-    def __init__(self, path: str, threads: int = 1) -> None:
+    def __init__(self, path: str, threads: int = 1, short_side: int | None = None) -> None:
         from torchcodec.decoders import VideoDecoder
+        from torchcodec.transforms import Resize
 
         self.path = path
+        size = scaled_size(path, short_side)
         self._decoder = VideoDecoder(path, device="cpu", num_ffmpeg_threads=threads, seek_mode="exact",
-                                     dimension_order="NHWC")  # fmt: skip
+                                     dimension_order="NHWC", transforms=[Resize(size[::-1])] if size else None)  # fmt: skip
         meta = self._decoder.metadata
         self.num_frames = int(meta.num_frames)
         self.fps = float(meta.average_fps) if meta.average_fps else math.nan
@@ -146,9 +175,9 @@ class TorchCodecReader:
 class FallbackReader:
     """A fast reader, and PyAV for the files it fails on (decord rejects some frame sizes, e.g. 48 pixels wide)."""
 
-    def __init__(self, path: str, threads: int = 1, primary: type = DecordReader) -> None:
-        self.path, self.threads = path, threads
-        self._reader: VideoReader = primary(path, threads)
+    def __init__(self, path: str, threads: int = 1, primary: type = DecordReader, short_side: int | None = None) -> None:
+        self.path, self.threads, self.short_side = path, threads, short_side
+        self._reader: VideoReader = primary(path, threads, short_side)
         self.num_frames, self.fps = self._reader.num_frames, self._reader.fps
 
     def get(self, indices: Sequence[int]) -> np.ndarray:
@@ -159,7 +188,7 @@ class FallbackReader:
         except Exception:  # decord.DECORDError, torchcodec's RuntimeError and friends
             if isinstance(self._reader, PyAVReader):
                 raise
-            self._reader = PyAVReader(self.path, self.threads)
+            self._reader = PyAVReader(self.path, self.threads, self.short_side)
             return self._reader.get(indices)
 
     def keyframe_before(self, index: int) -> int:
@@ -189,12 +218,15 @@ def torchcodec_loads() -> bool:
     return torchcodec.ffmpeg_major_version is not None  # None: no FFmpeg libraries were found
 
 
-def open_video(path: str, backend: str = "auto", threads: int = 1) -> VideoReader:
+def open_video(path: str, backend: str = "auto", threads: int = 1, short_side: int | None = None) -> VideoReader:
     """Open ``path`` with ``backend`` (``auto``: :func:`default_backend` with PyAV as its fallback; ``decord``;
-    ``pyav``; ``torchcodec``) decoding on ``threads`` threads; decoding errors propagate."""
+    ``pyav``; ``torchcodec``) decoding on ``threads`` threads, frames scaled down to ``short_side`` when given;
+    decoding errors propagate."""
     if backend == "auto":
         chosen = default_backend()
-        return PyAVReader(path, threads) if chosen == "pyav" else FallbackReader(path, threads, BACKENDS[chosen])
+        if chosen == "pyav":
+            return PyAVReader(path, threads, short_side)
+        return FallbackReader(path, threads, BACKENDS[chosen], short_side)
     if backend not in BACKENDS:
         raise ValueError(f"unknown video backend {backend!r}; choose one of auto, {', '.join(BACKENDS)}")
-    return BACKENDS[backend](path, threads)
+    return BACKENDS[backend](path, threads, short_side)

@@ -194,3 +194,22 @@ def test_clips_per_video_fill_a_batch_with_clips_of_fewer_videos_each_with_its_o
     assert torch.equal(batch["groups"][0]["inputs"], again["groups"][0]["inputs"])
     with pytest.raises(InputError, match="data.clips_per_video=3: a divisor of data.batch_size=4"):
         two_lists(video_dir, clips_per_video=3)
+
+
+def test_decode_short_side_reaches_the_decoder_and_is_checked(video_dir):
+    """``data.decode_short_side``: the datasets' readers return frames scaled to it (32² clips read at 16²), then
+    cropped as before; below the crop size it is one error naming the key."""
+    (video_dir / "a.csv").write_text("clip0.mp4 0\nclip1.mp4 1\n")
+    data = VideoDataModule([str(video_dir / "a.csv")], dataset_fpcs=[4], frame_step=2, crop_size=16, batch_size=2,
+                           num_workers=0, backend="pyav", decode_short_side=16)  # fmt: skip
+    data.setup()
+    dataset = data.datasets["train"]
+    frames = dataset.read_frames(dataset.samples[0], np.random.default_rng(0))
+    assert frames.shape == (1, 4, 16, 16, 3)
+    full = VideoDataModule([str(video_dir / "a.csv")], dataset_fpcs=[4], frame_step=2, crop_size=16, batch_size=2,
+                           num_workers=0, backend="pyav")  # fmt: skip
+    full.setup()
+    assert full.datasets["train"].read_frames(dataset.samples[0], np.random.default_rng(0)).shape == (1, 4, 32, 32, 3)
+    with pytest.raises(InputError, match="data.decode_short_side=8: at least data.crop_size=16"):
+        VideoDataModule([str(video_dir / "a.csv")], dataset_fpcs=[4], frame_step=2, crop_size=16,
+                        decode_short_side=8)  # fmt: skip

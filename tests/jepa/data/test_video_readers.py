@@ -2,6 +2,7 @@ from importlib.util import find_spec
 
 import numpy as np
 import pytest
+import torch
 
 from jepa.data.video_readers import PyAVReader, default_backend, open_video
 from tests.jepa.data.conftest import frame_numbers, moving_square
@@ -83,3 +84,36 @@ def test_torchcodec_returns_decords_and_pyavs_frames(keyframes_every_4):
     assert default_backend() == "torchcodec", "auto decodes with torchcodec where it loads"
     with pytest.raises(IndexError, match="outside 0..19"):
         codec.get([20])
+
+
+@pytest.fixture
+def wide_video(tmp_path):
+    """A 20-frame 128×64 video: two moving squares side by side."""
+    from jepa.data.video_writer import write_mp4
+
+    frames = np.concatenate([moving_square(seed=1, size=64), moving_square(seed=2, size=64)], axis=2)
+    write_mp4(tmp_path / "wide.mp4", frames, fps=10)
+    return str(tmp_path / "wide.mp4")
+
+
+@pytest.mark.parametrize("backend", ["pyav", "decord", "torchcodec"])
+def test_readers_scale_frames_to_a_short_side_in_the_decoder(wide_video, backend):
+    """``short_side``: the decoder's own conversion scales 128×64 frames to 64×32 (the aspect kept), close to the
+    full-size frames averaged 2×2; frames no larger than ``short_side`` stay as they are."""
+    import torch.nn.functional as F
+
+    from jepa.data.video_readers import scaled_size, torchcodec_loads
+
+    if backend == "decord":
+        pytest.importorskip("decord")
+    if backend == "torchcodec" and not torchcodec_loads():
+        pytest.skip("torchcodec is not installed or finds no FFmpeg libraries")
+    assert scaled_size(wide_video, 32) == (64, 32) and scaled_size(wide_video, 64) is None
+    indices = [0, 7, 7, 19]
+    small = open_video(wide_video, backend, short_side=32).get(indices)
+    full = open_video(wide_video, "pyav").get(indices)
+    assert small.shape == (4, 32, 64, 3) and small.dtype == np.uint8
+    averaged = F.avg_pool2d(torch.from_numpy(full).permute(0, 3, 1, 2).float(), 2).permute(0, 2, 3, 1).numpy()
+    assert np.abs(small.astype(float) - averaged).mean() < 4
+    unscaled = open_video(wide_video, backend).get(indices)
+    assert np.array_equal(open_video(wide_video, backend, short_side=64).get(indices), unscaled)
