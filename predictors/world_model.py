@@ -1,7 +1,7 @@
 """A latent world model: a frame encoder and an action-conditioned predictor, with the rollout that both the
 rollout loss and the planner use. The encoder is either frozen, its patch tokens the latents (V-JEPA 2-AC), or
-trained with the predictor, the latents then its mean-pooled tokens (one a frame, LeWM) or every patch token through a
-projector."""
+trained with the predictor, the latents then its mean token (one a frame, LeWM) or each of its patch tokens, through
+a projector."""
 
 from __future__ import annotations
 

@@ -3,9 +3,8 @@
 All return the same RGB frames (``uint8 [T, H, W, 3]``) for the same indices; the data pipeline only sees
 :class:`VideoReader`. Each decodes with one thread by default: loader workers already use every core, and one
 thread per decoder spends the least CPU per clip (``threads`` raises it for a main-process loader). With
-``short_side`` each scales frames down in its own colour conversion (FFmpeg's swscale; bilinear), so a 720p file
-yields, say, 640×360 frames for no more than converting them at full size costs; the backends' pixels then differ by
-their scalers' rounding.
+``short_side`` each scales frames down as it converts them from the decoder's format, so a 720p file yields, say,
+640×360 frames for less than converting them at full size costs; the backends' scalers then differ slightly.
 """
 
 from __future__ import annotations
@@ -159,7 +158,8 @@ class TorchCodecReader:
         self.path = path
         size = scaled_size(path, short_side)
         self._decoder = VideoDecoder(path, device="cpu", num_ffmpeg_threads=threads, seek_mode="exact",
-                                     dimension_order="NHWC", transforms=[Resize(size[::-1])] if size else None)  # fmt: skip
+                                     dimension_order="NHWC",
+                                     transforms=[Resize(size[::-1])] if size else None)  # fmt: skip
         meta = self._decoder.metadata
         self.num_frames = int(meta.num_frames)
         self.fps = float(meta.average_fps) if meta.average_fps else math.nan
@@ -175,7 +175,8 @@ class TorchCodecReader:
 class FallbackReader:
     """A fast reader, and PyAV for the files it fails on (decord rejects some frame sizes, e.g. 48 pixels wide)."""
 
-    def __init__(self, path: str, threads: int = 1, primary: type = DecordReader, short_side: int | None = None) -> None:
+    def __init__(self, path: str, threads: int = 1, primary: type = DecordReader,
+                 short_side: int | None = None) -> None:  # fmt: skip
         self.path, self.threads, self.short_side = path, threads, short_side
         self._reader: VideoReader = primary(path, threads, short_side)
         self.num_frames, self.fps = self._reader.num_frames, self._reader.fps

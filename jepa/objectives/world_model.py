@@ -44,7 +44,8 @@ def build_world_model(cfg: WorldModelConfig) -> LatentWorldModel:
         img_size=1 if pooled else encoder.img_size, patch_size=1 if pooled else encoder.patch_size,
         embed_dim=encoder.embed_dim if projector is None else projector.out_dim, predictor_embed_dim=p.embed_dim,
         action_embed_dim=p.action_dim, depth=p.depth, num_heads=p.num_heads, mlp_ratio=p.mlp_ratio,
-        use_extrinsics=p.use_extrinsics, use_states=p.use_states, attn_backend=p.attn_backend, grad_checkpointing=p.grad_checkpointing,
+        use_extrinsics=p.use_extrinsics, use_states=p.use_states, attn_backend=p.attn_backend,
+        grad_checkpointing=p.grad_checkpointing,
     )  # fmt: skip
     set_regional_compile(predictor, p.compile_blocks)
     return LatentWorldModel(encoder, predictor, cfg.normalize_reps, projector, pooled=pooled)
