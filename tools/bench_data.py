@@ -31,7 +31,7 @@ import torch
 from jepa.bench import run_script
 from jepa.compose import compose_run
 from jepa.data.video import decode_clips
-from jepa.data.video_readers import open_video, torchcodec_loads
+from jepa.data.video_readers import torchcodec_loads
 from jepa.data.video_transforms import ClipTransform, normalize_clips
 from jepa.masks import MaskCollator
 from jepa.train import build_data
@@ -75,7 +75,7 @@ def _timed(totals: dict[str, float], stage: str, fn: Callable[[], Any]) -> Any:
     return out
 
 
-def stage_times(overrides: list[str], backend: str, clips: int, seed: int = 0) -> dict[str, Any]:
+def stage_times(overrides: list[str], clips: int, seed: int = 0) -> dict[str, Any]:
     """CPU milliseconds per clip of each loader stage over ``clips`` random training clips, on one thread."""
     data = video_data(overrides)
     dataset = data.datasets["train"]
@@ -88,8 +88,7 @@ def stage_times(overrides: list[str], backend: str, clips: int, seed: int = 0) -
     for _ in range(max(1, clips // burst)):
         sample = dataset.samples[int(rng.integers(len(dataset.samples)))]
         fpc = dataset.fpcs[sample.source]
-        reader = _timed(totals, "open", lambda: open_video(sample.path, backend, data.decoder_threads,
-                                                           data.decode_short_side))
+        reader = _timed(totals, "open", lambda: dataset.open(sample.path))
         indices = _timed(totals, "open", lambda: dataset.plan_clips(reader, fpc, rng))  # bursts seek a keyframe
         for clip_frames in _timed(totals, "decode", lambda: decode_clips(reader, indices)):
             clip = _timed(totals, "crop_resize", lambda: crop(clip_frames))
@@ -160,7 +159,7 @@ def main(argv: list[str] | None = None) -> None:
         setting = [*overrides, f"data.backend={backend}"]
         if args.stages:
             torch.set_num_threads(1)
-            result = stage_times(setting, backend, args.clips)
+            result = stage_times(setting, args.clips)
             print(json.dumps({"backend": backend, "mode": "stages", "overrides": overrides, **result}), flush=True)
             continue
         for workers in args.workers:

@@ -19,6 +19,7 @@ from pathlib import Path
 from rich.progress import Progress
 
 from jepa.data.video_lists import IMAGE_SUFFIXES, list_entries
+from jepa.data.video_readers import output_size
 from jepa.data.video_writer import h264_stream
 
 
@@ -38,12 +39,6 @@ def prepared_name(source: str) -> str:
     """The prepared file's name: the source's stem and a hash of its full path (two lists may hold a.mp4 twice)."""
     digest = hashlib.sha1(str(Path(source).resolve()).encode()).hexdigest()[:10]
     return f"{Path(source).stem}-{digest}.mp4"
-
-
-def output_size(width: int, height: int, short_side: int) -> tuple[int, int]:
-    """``(width, height)`` scaled so that the short side is ``short_side`` (never enlarged), both even (yuv420p)."""
-    scale = min(1.0, short_side / min(width, height))
-    return max(2, round(width * scale / 2) * 2), max(2, round(height * scale / 2) * 2)
 
 
 def transcode(source: str, target: str, short_side: int, keyframe_interval: int, crf: int, preset: str) -> int:

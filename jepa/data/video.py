@@ -88,8 +88,12 @@ class VideoDataset(Dataset):
         if sample.is_image:
             image = decode_image(sample.path, mode=ImageReadMode.RGB).permute(1, 2, 0).numpy()
             return np.broadcast_to(image, (self._clip_count(rng), fpc, *image.shape)).copy()
-        reader = open_video(sample.path, self.backend, self.decoder_threads, self.decode_short_side)
+        reader = self.open(sample.path)
         return decode_clips(reader, self.plan_clips(reader, fpc, rng))
+
+    def open(self, path: str) -> VideoReader:
+        """``path`` opened as this dataset decodes it: its backend, decoder threads and decoding size."""
+        return open_video(path, self.backend, self.decoder_threads, self.decode_short_side)
 
     def _clip_count(self, rng: np.random.Generator | None) -> int:
         """Clips per sample: its segments, else with random sampling ``clips_per_video``, else one."""

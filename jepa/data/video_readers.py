@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 from bisect import bisect_right
 from collections.abc import Sequence
-from functools import cache
+from functools import cache, lru_cache
 from importlib.util import find_spec
 from typing import Protocol
 
@@ -39,8 +39,23 @@ def _check_range(path: str, wanted: Sequence[int], num_frames: int) -> None:
         raise IndexError(f"{path}: frame indices {min(wanted)}..{max(wanted)} outside 0..{num_frames - 1}")
 
 
+def output_size(width: int, height: int, short_side: int) -> tuple[int, int]:
+    """``(width, height)`` scaled so that the short side is ``short_side`` (never enlarged), both even (yuv420p)."""
+    scale = min(1.0, short_side / min(width, height))
+    return max(2, round(width * scale / 2) * 2), max(2, round(height * scale / 2) * 2)
+
+
+def _scaled(width: int, height: int, short_side: int | None) -> tuple[int, int] | None:
+    """:func:`output_size`, or ``None`` when frames are not to be scaled (no ``short_side``, or none larger)."""
+    if short_side is None or short_side >= min(width, height):
+        return None
+    return output_size(width, height, short_side)
+
+
+@lru_cache(maxsize=65536)
 def frame_size(path: str) -> tuple[int, int]:
-    """The video's ``(width, height)``, read from its header."""
+    """The video's ``(width, height)``, read from its header once per process (a loader opens each file again and
+    again)."""
     import av
 
     with av.open(path) as container:
@@ -49,15 +64,9 @@ def frame_size(path: str) -> tuple[int, int]:
 
 
 def scaled_size(path: str, short_side: int | None) -> tuple[int, int] | None:
-    """``(width, height)`` with the shorter side ``short_side`` (even sizes, the aspect kept), or ``None`` when the
-    frames are not to be scaled (no ``short_side``, or frames already no larger)."""
-    if short_side is None:
-        return None
-    width, height = frame_size(path)
-    scale = short_side / min(width, height)
-    if scale >= 1:
-        return None
-    return max(2, round(width * scale / 2) * 2), max(2, round(height * scale / 2) * 2)
+    """``(width, height)`` of ``path``'s frames scaled to the shorter side ``short_side`` (:func:`output_size`), or
+    ``None`` when they are not to be scaled (no ``short_side``, or frames already no larger)."""
+    return None if short_side is None else _scaled(*frame_size(path), short_side)
 
 
 def seek_keyframe(path: str, index: int, fps: float) -> int:
@@ -108,10 +117,10 @@ class PyAVReader:
         import av
 
         self.path, self.threads = path, threads
-        width, height = scaled_size(path, short_side) or (None, None)
-        self._size = {"width": width, "height": height}
         with av.open(path) as container:
             stream = container.streams.video[0]
+            width, height = _scaled(stream.codec_context.width, stream.codec_context.height, short_side) or (None, None)
+            self._size = {"width": width, "height": height}
             rate = stream.average_rate or stream.guessed_rate
             self.fps = float(rate) if rate else math.nan
             self.num_frames = stream.frames or sum(1 for _ in container.decode(stream))

@@ -2,8 +2,9 @@
 receding-horizon (MPC) loop in a simulator.
 
 The energy of an action sequence is the L1 distance between the world model's predicted tokens after the last
-action and the goal image's tokens (as V-JEPA 2-AC plans), or its mean over the tokens after every action; states the predictor needs are integrated from the
-actions (``state + action``). Every candidate of an iteration is rolled out in one batch on the model's device.
+action and the goal image's tokens (as V-JEPA 2-AC plans), or its mean over the tokens after every action; states
+the predictor needs are integrated from the actions (``state + action``). Every candidate of an iteration is rolled
+out in one batch on the model's device.
 """
 
 from __future__ import annotations
