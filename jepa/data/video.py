@@ -218,11 +218,12 @@ class VideoDataModule(L.LightningDataModule):
         self.lists, self.val_lists, self.val_fraction = list(datasets), list(val_datasets or []), val_fraction
         self.weights = list(datasets_weights) if datasets_weights is not None else None
         self.fpcs = list(dataset_fpcs)
-        self.rate = {"frame_step": frame_step, "fps": fps, "duration": duration}
+        self.reading = {"frame_step": frame_step, "fps": fps, "duration": duration, "backend": backend,
+                        "decoder_threads": decoder_threads, "decode_short_side": decode_short_side}
         self.crop_size, self.horizontal_flip = crop_size, horizontal_flip
         self.scale, self.ratio = tuple(random_resize_scale), tuple(random_resize_aspect_ratio)
         self.batch_size, self.num_workers, self.pin_memory = batch_size, num_workers, pin_memory
-        self.backend, self.demo_root, self.seed = backend, demo_root, seed
+        self.demo_root, self.seed = demo_root, seed
         if backend == "torchcodec" and not torchcodec_loads():
             raise InputError("data.backend=torchcodec: torchcodec is not installed or finds no FFmpeg libraries "
                              "(pip install torchcodec; FFmpeg 4 to 8 from your system's packages)")  # fmt: skip
@@ -234,8 +235,7 @@ class VideoDataModule(L.LightningDataModule):
         if decode_short_side is not None and decode_short_side < crop_size:
             raise InputError(f"data.decode_short_side={decode_short_side}: at least data.crop_size={crop_size} "
                              "(null: frames at their own size)")  # fmt: skip
-        self.decoder_threads, self.normalize_on_device = decoder_threads, normalize_on_device
-        self.clips_per_video, self.decode_short_side = clips_per_video, decode_short_side
+        self.normalize_on_device, self.clips_per_video = normalize_on_device, clips_per_video
         self.mask_sets = (
             mask_generators(validated(VideoMaskConfig, mask, "mask"), self.fpcs) if mask is not None else None
         )
@@ -269,9 +269,7 @@ class VideoDataModule(L.LightningDataModule):
         transform = views or ClipTransform(self.crop_size, train_aug, self.scale, self.ratio, self.horizontal_flip,
                                            normalize=normalize)  # fmt: skip
         return VideoDataset(samples, fpcs or self.fpcs, transform, random_clip_sampling=train_aug,
-                            backend=self.backend, decoder_threads=self.decoder_threads,
-                            clips_per_video=clips_per_video, decode_short_side=self.decode_short_side,
-                            **self.rate)  # fmt: skip
+                            clips_per_video=clips_per_video, **self.reading)  # fmt: skip
 
     @property
     def _val_fpcs(self) -> list[int]:
@@ -388,10 +386,8 @@ class VideoDataModule(L.LightningDataModule):
             "val": (self.datasets["val"].samples, self._val_fpcs, views, False),
         }
         return {
-            name: self._loader(VideoDataset(split, fpcs, transform, random_clip_sampling=random, backend=self.backend,
-                                            num_segments=num_segments, decoder_threads=self.decoder_threads,
-                                            decode_short_side=self.decode_short_side, **self.rate),
-                                 random, None, self.seed)
+            name: self._loader(VideoDataset(split, fpcs, transform, random_clip_sampling=random,
+                                            num_segments=num_segments, **self.reading), random, None, self.seed)
             for name, (split, fpcs, transform, random) in splits.items()
         }  # fmt: skip
 
