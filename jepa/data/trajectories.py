@@ -30,7 +30,8 @@ from jepa.sampling import seeded_loader, unseeded_collate
 
 COLUMNS = ("video", "trajectory")
 DEMO_ENVS = {"pusht": "PushT", "two_room": "Two-Room"}  # the built-in environments data.demo_root records
-DEMO_POLICIES = {"pusht": ("random_walk", "pushing"), "two_room": ("waypoint",)}  # data.demo_policy; first: default
+# data.demo_policy of each built-in environment; the first is the default
+DEMO_POLICIES = {"pusht": ("random_walk", "pushing"), "two_room": ("waypoint", "waypoint_walls")}
 
 
 @dataclass(frozen=True)
@@ -151,7 +152,8 @@ class TrajectoryDataModule(L.LightningDataModule):
             from jepa.envs.two_room import TwoRoomLayout, record_two_room
 
             return record_two_room(self.demo_root, self.demo_episodes, self.demo_steps,
-                                   TwoRoomLayout.for_size(self.crop_size), seed=self.seed)  # fmt: skip
+                                   TwoRoomLayout.for_size(self.crop_size), seed=self.seed,
+                                   policy=self.demo_policy)  # fmt: skip
         from jepa.envs.pusht import record_episodes
 
         return record_episodes(self.demo_root, self.demo_episodes, self.demo_steps, self.crop_size, seed=self.seed,

@@ -163,20 +163,24 @@ class TwoRoom:
 class WaypointPolicy:
     """The data policy: head for a random free waypoint (through the door when it lies in the other room) at full
     speed, with Gaussian noise of std ``noise`` on each action, and pick a new waypoint on arrival or after
-    ``patience`` steps; so the episodes cross the door often and cover both rooms."""
+    ``patience`` steps; so the episodes cross the door often and cover both rooms. With probability ``straight``
+    a waypoint is headed for in a straight line instead, so that the agent runs into the wall and slides along it:
+    a world model learns that walls block only from data where they do."""
 
     def __init__(self, layout: TwoRoomLayout, rng: np.random.Generator, noise: float = 0.3,
-                 patience: int = 30) -> None:  # fmt: skip
-        self.layout, self.rng, self.noise, self.patience = layout, rng, noise, patience
-        self.waypoint, self.age = None, 0
+                 patience: int = 30, straight: float = 0.0) -> None:  # fmt: skip
+        self.layout, self.rng, self.noise, self.patience, self.straight = layout, rng, noise, patience, straight
+        self.waypoint, self.age, self.through_door = None, 0, True
 
     def __call__(self, position: np.ndarray) -> np.ndarray:
         layout = self.layout
         if self.waypoint is None or self.age >= self.patience or np.hypot(*(self.waypoint - position)) < 1.0:
             self.waypoint, self.age = layout.sample_free(self.rng), 0
+            self.through_door = self.straight == 0 or self.rng.random() >= self.straight  # no draw by default
         self.age += 1
         aim = self.waypoint
-        if layout.room(aim) != layout.room(position) and abs(position[0] - layout.size / 2) > layout.max_step:
+        if (self.through_door and layout.room(aim) != layout.room(position)
+                and abs(position[0] - layout.size / 2) > layout.max_step):  # fmt: skip
             aim = layout.door
         heading = (aim - position) / max(float(np.hypot(*(aim - position))), 1e-6)
         step = heading * min(1.0, float(np.hypot(*(aim - position))) / layout.max_step)
@@ -184,28 +188,32 @@ class WaypointPolicy:
         return np.clip(action, -1.0, 1.0).astype(np.float32)
 
 
-RECORD_VERSION = 1  # bumped whenever recording changes, so that cached sets are recorded again
+RECORD_VERSION = 2  # bumped whenever recording changes, so that cached sets are recorded again
+DATA_POLICIES = {"waypoint": 0.0, "waypoint_walls": 0.5}  # data.demo_policy → its WaypointPolicy's ``straight``
 
 
 def record_two_room(root: str | Path, num_episodes: int = 400, steps: int = 64, layout: TwoRoomLayout | None = None,
-                    fps: int = 10, seed: int = 0) -> Path:  # fmt: skip
-    """Record ``num_episodes`` episodes of ``steps`` :class:`WaypointPolicy` actions from seeded random starts with
-    :func:`jepa.envs.recording.record_episode_set` (each ``.npz`` also holds the ``position`` in pixels at every
-    frame). Skipped when ``root`` already holds a set recorded with the same settings."""
+                    fps: int = 10, seed: int = 0, policy: str = "waypoint") -> Path:  # fmt: skip
+    """Record ``num_episodes`` episodes of ``steps`` actions of ``policy`` (a :class:`WaypointPolicy` of
+    :data:`DATA_POLICIES`) from seeded random starts with :func:`jepa.envs.recording.record_episode_set` (each
+    ``.npz`` also holds the ``position`` in pixels at every frame). Skipped when ``root`` already holds a set
+    recorded with the same settings."""
     from jepa.envs.recording import record_episode_set
 
+    if policy not in DATA_POLICIES:
+        raise ValueError(f"Two-Room data policy {policy!r}: choose one of {', '.join(DATA_POLICIES)}")
     layout = layout or TwoRoomLayout()
     settings = {"version": RECORD_VERSION, "num_episodes": num_episodes, "steps": steps, "layout": asdict(layout),
-                "fps": fps, "seed": seed}  # fmt: skip
+                "fps": fps, "seed": seed, "policy": policy}  # fmt: skip
     rng = np.random.default_rng(seed)
     env = TwoRoom(layout)
 
     def episode() -> tuple[np.ndarray, dict[str, np.ndarray]]:
         env.reset(seed=int(rng.integers(2**31)))
-        policy = WaypointPolicy(layout, rng)
+        waypoints = WaypointPolicy(layout, rng, straight=DATA_POLICIES[policy])
         frames, positions, actions = [env.frame], [env.position], []
         for _ in range(steps):
-            actions.append(policy(env.position))
+            actions.append(waypoints(env.position))
             frames.append(env.step(actions[-1]))
             positions.append(env.position)
         positions_array = np.stack(positions)

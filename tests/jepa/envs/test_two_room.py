@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from jepa.data.trajectories import read_episode_list
-from jepa.envs.two_room import TwoRoom, TwoRoomLayout, WaypointPolicy, record_two_room
+from jepa.envs.two_room import DATA_POLICIES, TwoRoom, TwoRoomLayout, WaypointPolicy, record_two_room
 
 LAYOUT = TwoRoomLayout()  # 64 px, wall 30..34, door y 25..39, agent radius 3.5, 2.5 px a unit
 
@@ -115,3 +115,23 @@ def test_recorded_episodes_replay_their_actions(tmp_path):
     mtime = listing.stat().st_mtime_ns
     assert record_two_room(tmp_path, num_episodes=2, steps=12, seed=1) == listing  # cached: not recorded again
     assert listing.stat().st_mtime_ns == mtime
+
+
+def test_the_wall_data_policy_runs_into_the_wall():
+    """``waypoint_walls`` heads straight for half of its waypoints: the agent presses against the wall (where a
+    world model learns that it blocks) many times more often than under the door-seeking ``waypoint`` policy."""
+    env, touching = TwoRoom(LAYOUT), {}
+    wall_side = LAYOUT.wall_thickness / 2 + LAYOUT.agent_radius + 0.1
+    for name, straight in DATA_POLICIES.items():
+        rng, count = np.random.default_rng(0), 0
+        for _ in range(20):
+            env.reset(seed=int(rng.integers(2**31)))
+            policy = WaypointPolicy(LAYOUT, rng, straight=straight)
+            for _ in range(64):
+                env.step(policy(env.position))
+                x, y = env.position
+                count += abs(x - LAYOUT.size / 2) <= wall_side and abs(y - LAYOUT.door_centre) > LAYOUT.door_width / 2
+        touching[name] = count / (20 * 64)
+    assert touching["waypoint"] < 0.05 and touching["waypoint_walls"] > 3 * touching["waypoint"]
+    with pytest.raises(ValueError, match="data policy 'walls': choose one of waypoint, waypoint_walls"):
+        record_two_room(".", policy="walls")
