@@ -188,7 +188,7 @@ class WaypointPolicy:
         return np.clip(action, -1.0, 1.0).astype(np.float32)
 
 
-RECORD_VERSION = 2  # bumped whenever recording changes, so that cached sets are recorded again
+RECORD_VERSION = 1  # bumped whenever recording changes, so that cached sets are recorded again
 DATA_POLICIES = {"waypoint": 0.0, "waypoint_walls": 0.5}  # data.demo_policy → its WaypointPolicy's ``straight``
 
 
