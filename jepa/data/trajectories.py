@@ -26,12 +26,13 @@ from torch.utils.data import DataLoader, Dataset
 from jepa.data.splits import holdout_split
 from jepa.data.video_readers import open_video
 from jepa.data.video_transforms import IMAGENET_MEAN, IMAGENET_STD
+from jepa.envs import pusht, two_room
 from jepa.sampling import seeded_loader, unseeded_collate
 
 COLUMNS = ("video", "trajectory")
 DEMO_ENVS = {"pusht": "PushT", "two_room": "Two-Room"}  # the built-in environments data.demo_root records
-# data.demo_policy of each built-in environment; the first is the default
-DEMO_POLICIES = {"pusht": ("random_walk", "pushing"), "two_room": ("waypoint", "waypoint_walls")}
+# data.demo_policy of each built-in environment, as its recorder names them; the first is the default
+DEMO_POLICIES = {"pusht": tuple(pusht.DATA_POLICIES), "two_room": tuple(two_room.DATA_POLICIES)}
 
 
 @dataclass(frozen=True)
@@ -149,15 +150,11 @@ class TrajectoryDataModule(L.LightningDataModule):
         if self.demo_root is None:
             return Path(self.episodes).expanduser()
         if self.demo_env == "two_room":
-            from jepa.envs.two_room import TwoRoomLayout, record_two_room
-
-            return record_two_room(self.demo_root, self.demo_episodes, self.demo_steps,
-                                   TwoRoomLayout.for_size(self.crop_size), seed=self.seed,
-                                   policy=self.demo_policy)  # fmt: skip
-        from jepa.envs.pusht import record_episodes
-
-        return record_episodes(self.demo_root, self.demo_episodes, self.demo_steps, self.crop_size, seed=self.seed,
-                               policy=self.demo_policy)  # fmt: skip
+            return two_room.record_two_room(self.demo_root, self.demo_episodes, self.demo_steps,
+                                            two_room.TwoRoomLayout.for_size(self.crop_size), seed=self.seed,
+                                            policy=self.demo_policy)  # fmt: skip
+        return pusht.record_episodes(self.demo_root, self.demo_episodes, self.demo_steps, self.crop_size,
+                                     seed=self.seed, policy=self.demo_policy)  # fmt: skip
 
     def setup(self, stage: str | None = None) -> None:
         if self.train_set is not None:
