@@ -93,7 +93,8 @@ class ProbeConfig:
 @dataclass
 class IJEPAConfig:
     """I-JEPA; ``regularizer`` (none | sigreg | vicreg, :mod:`jepa.regularizers`) adds ``regularizer_weight`` times
-    an anti-collapse term on the mean of each context's tokens (none: the official recipe)."""
+    an anti-collapse term on the mean of each context's tokens (``regularizer_on: mean``) or on every context token
+    (``tokens``); none: the official recipe."""
 
     encoder: EncoderConfig = field(default_factory=EncoderConfig)
     predictor: PredictorConfig = field(default_factory=PredictorConfig)
@@ -102,13 +103,14 @@ class IJEPAConfig:
     probe: ProbeConfig = field(default_factory=ProbeConfig)
     regularizer: str = "none"
     regularizer_weight: float = 0.0
+    regularizer_on: str = "mean"
 
 
 @dataclass
 class VJEPAConfig:
     """V-JEPA / V-JEPA 2: ``loss_exp`` 1 is the L1 loss. The predictor has one mask token per mask set and clip
     length: ``num_mask_sets`` and ``clip_lengths`` come from the mask and data configs when left empty.
-    ``regularizer`` and ``regularizer_weight`` as in :class:`IJEPAConfig`."""
+    ``regularizer``, ``regularizer_weight`` and ``regularizer_on`` as in :class:`IJEPAConfig`."""
 
     encoder: EncoderConfig = field(default_factory=EncoderConfig)
     predictor: PredictorConfig = field(default_factory=PredictorConfig)
@@ -117,6 +119,7 @@ class VJEPAConfig:
     probe: ProbeConfig = field(default_factory=ProbeConfig)
     regularizer: str = "none"
     regularizer_weight: float = 0.0
+    regularizer_on: str = "mean"
     loss_exp: float = 1.0
     num_mask_sets: int | None = None
     clip_lengths: list[int] | None = None

@@ -229,11 +229,16 @@ def pool_packed(tokens: Tensor, lengths: Tensor) -> Tensor:
     return sums / lengths.to(tokens.device).clamp(min=1)[:, None].to(tokens.dtype)
 
 
+REGULARIZED_FEATURES = ("mean", "tokens")  # model.regularizer_on: each context's mean token, or every context token
+
+
 class JEPAObjective(PretrainingObjective):
     """Context encoder, EMA target encoder, mask-token predictor and an online linear probe; subclasses choose the
     per-token loss and which mask token each mask set uses. ``regularizer`` (:mod:`jepa.regularizers`) adds
-    ``regularizer_weight`` times an anti-collapse term on the mean of each context's tokens: one row per view, so
-    that it spreads images apart, not the positions of one image (which alone satisfy a term on the tokens)."""
+    ``regularizer_weight`` times an anti-collapse term on the context features: ``regularizer_on="mean"`` takes
+    each context's mean token (one row per view: it spreads views apart), ``"tokens"`` every context token (one row
+    per token: it also spreads the tokens of one view, which keeps what tells a view's parts apart, such as where
+    an object lies and how it is turned)."""
 
     def __init__(
         self,
@@ -245,11 +250,15 @@ class JEPAObjective(PretrainingObjective):
         num_mask_tokens: int = 1,
         regularizer: str = "none",
         regularizer_weight: float = 0.0,
+        regularizer_on: str = "mean",
     ) -> None:
         if regularizer_weight < 0:
             raise ValueError(f"model.regularizer_weight={regularizer_weight}: must be 0 or more")
         if regularizer not in REGULARIZERS:
             raise ValueError(f"model.regularizer={regularizer!r}: choose one of {', '.join(REGULARIZERS)}")
+        if regularizer_on not in REGULARIZED_FEATURES:
+            raise ValueError(f"model.regularizer_on={regularizer_on!r}: choose one of "
+                             f"{', '.join(REGULARIZED_FEATURES)}")  # fmt: skip
         built = build_encoder(encoder)
         super().__init__(optim, probe, built.embed_dim)
         self.encoder_cfg, self.predictor_cfg, self.ema_cfg = encoder, predictor, ema
@@ -257,7 +266,7 @@ class JEPAObjective(PretrainingObjective):
         self.target_encoder = copy.deepcopy(self.encoder).requires_grad_(False)
         self.predictor = build_predictor(predictor, self.encoder, num_mask_tokens, encoder.uniform_power)
         self.regularizer = build_regularizer(regularizer)
-        self.regularizer_weight = regularizer_weight
+        self.regularizer_weight, self.regularizer_on = regularizer_weight, regularizer_on
 
     @property
     def feature_encoder(self) -> VisionTransformer:
@@ -306,21 +315,23 @@ class JEPAObjective(PretrainingObjective):
         return sums / counts, full, context
 
     def compute_loss(self, batch: dict[str, Any]) -> StepOutput:
-        """The prediction loss averaged over mask sets and clip-length groups (plus the weighted regulariser on each
-        context's mean token), pooled target features and their labels."""
-        losses, pooled, labels, context_pooled = [], [], [], []
+        """The prediction loss averaged over mask sets and clip-length groups (plus the weighted regulariser on the
+        context features), pooled target features and their labels."""
+        losses, pooled, labels, context_pooled, context_tokens = [], [], [], [], []
         for group in batch["groups"]:
             per_set, full, context = self.group_loss(group)
             losses.append(per_set)
             pooled.append(full.float().mean(dim=1))
             labels.append(group["labels"])
             context_pooled.append(pool_packed(context.float(), group["ctx_lengths"]))
+            context_tokens.append(context.float())
         prediction = torch.cat(losses).mean()
         contexts = torch.cat(context_pooled)
         terms: dict[str, Tensor] = {}
         loss = prediction
         if self.regularizer is not None:
-            terms = {"prediction": prediction, "regularizer": self.regularizer(contexts, self.global_step)}
+            rows = contexts if self.regularizer_on == "mean" else torch.cat(context_tokens)
+            terms = {"prediction": prediction, "regularizer": self.regularizer(rows, self.global_step)}
             loss = prediction + self.regularizer_weight * terms["regularizer"]
         pooled_t = torch.cat(pooled)
         return StepOutput(loss, pooled_t, torch.cat(labels), terms, {"target": pooled_t, "context": contexts.detach()})

@@ -13,7 +13,7 @@ from jepa.objectives.base import JEPAObjective
 
 class IJEPA(JEPAObjective):
     """I-JEPA: one mask set (four target blocks per sample), one mask token, smooth-L1 on layer-normed targets;
-    optionally an anti-collapse ``regularizer`` on each context's mean token."""
+    optionally an anti-collapse ``regularizer`` on each context's mean token or on every context token."""
 
     def __init__(
         self,
@@ -24,6 +24,7 @@ class IJEPA(JEPAObjective):
         probe: ProbeConfig | dict[str, Any] | None = None,
         regularizer: str = "none",
         regularizer_weight: float = 0.0,
+        regularizer_on: str = "mean",
     ) -> None:
         configs = {
             "encoder": validated(EncoderConfig, encoder, "model.encoder"),
@@ -32,9 +33,10 @@ class IJEPA(JEPAObjective):
             "ema": validated(EMAConfig, ema, "model.ema"),
             "probe": validated(ProbeConfig, probe, "model.probe"),
         }
-        super().__init__(**configs, regularizer=regularizer, regularizer_weight=regularizer_weight)
-        self.save_hyperparameters({**{k: as_plain(v) for k, v in configs.items()}, "regularizer": regularizer,
-                                   "regularizer_weight": regularizer_weight})  # fmt: skip
+        regularization = {"regularizer": regularizer, "regularizer_weight": regularizer_weight,
+                          "regularizer_on": regularizer_on}  # fmt: skip
+        super().__init__(**configs, **regularization)
+        self.save_hyperparameters({**{k: as_plain(v) for k, v in configs.items()}, **regularization})
 
     def token_loss(self, pred: Tensor, target: Tensor) -> Tensor:
         return F.smooth_l1_loss(pred, target, reduction="none").mean(dim=-1)

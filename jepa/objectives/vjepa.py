@@ -31,7 +31,7 @@ class VJEPA(JEPAObjective):
         super().__init__(
             cfg.encoder, cfg.predictor, cfg.optim, cfg.ema, cfg.probe,
             num_mask_tokens=cfg.num_mask_sets * len(self.clip_lengths), regularizer=cfg.regularizer,
-            regularizer_weight=cfg.regularizer_weight,
+            regularizer_weight=cfg.regularizer_weight, regularizer_on=cfg.regularizer_on,
         )  # fmt: skip
         self.loss_exp, self.num_mask_sets = cfg.loss_exp, cfg.num_mask_sets
         self.save_hyperparameters(as_plain(cfg))

@@ -98,14 +98,14 @@ def test_cooldown_needs_weights_that_fit(tmp_path, capsys):
 
 
 @pytest.mark.parametrize("name", ["vjepa/vitl16", "vjepa2/vitl16", "vjepa2/vith16", "vjepa2/vitg16",
-                                  "vjepa2/vitl16_cooldown", "vjepa2/quickstart"])  # fmt: skip
+                                  "vjepa2/vitl16_cooldown", "vjepa2/quickstart", "vjepa2/quickstart_vicreg"])  # fmt: skip
 def test_video_experiments_compose_validate_and_carry_the_official_settings(name):
     from jepa.compose import compose_run
     from jepa.config import OBJECTIVE_SCHEMAS, validated
     from jepa.masks import MultiBlockMask3D
 
     run, _ = compose_run([f"experiment={name}", "data.datasets=[a.csv,b.csv,c.csv]", "init_weights=w.ckpt"]
-                         if name != "vjepa2/quickstart" else [f"experiment={name}"])  # fmt: skip
+                         if "quickstart" not in name else [f"experiment={name}"])  # fmt: skip
     model_schema, data_schema, mask_schema = OBJECTIVE_SCHEMAS[run.objective]
     model, data, mask = (validated(s, v, k) for s, v, k in ((model_schema, run.model, "model"),
                          (data_schema, run.data, "data"), (mask_schema, run.mask, "mask")))  # fmt: skip
@@ -129,6 +129,9 @@ def test_video_experiments_compose_validate_and_carry_the_official_settings(name
     if name == "vjepa2/vitl16":
         assert (model.optim.start_lr, model.optim.lr, model.optim.lr_decay) == (1e-4, 5.25e-4, "constant")
         assert data.dataset_fpcs == [16, 16, 16] and data.datasets_weights == [0.335, 0.100, 0.565]
+    regularized = name == "vjepa2/quickstart_vicreg"  # the quickstart's settings, plus VICReg and second halves
+    assert (model.regularizer, model.regularizer_on) == (("vicreg", "tokens") if regularized else ("none", "mean"))
+    assert [s.max_temporal_keep for s in mask.sets] == [0.5 if regularized else 1.0] * 2
     if name == "vjepa2/vitl16_cooldown":
         assert data.dataset_fpcs == [64, 64, 64] and run.init_weights == "w.ckpt"
         assert (model.optim.warmup_steps, model.optim.lr_decay, model.optim.final_lr) == (0, "linear", 1e-6)

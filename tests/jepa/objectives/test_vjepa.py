@@ -100,9 +100,31 @@ def test_regularizer_adds_its_weighted_term_on_each_contexts_mean_token(name):
     assert out.features["context"].shape == (5 * 2, 32)  # one pooled row per (sample, mask set)
 
 
+def test_regularizer_on_tokens_takes_every_context_token_as_a_row():
+    from jepa.regularizers import build_regularizer
+
+    torch.manual_seed(0)
+    plain = small_vjepa()
+    model = small_vjepa(regularizer="vicreg", regularizer_weight=0.5, regularizer_on="tokens")
+    model.load_state_dict(plain.state_dict())
+    groups = [group(4, 3, seed=1), group(8, 2, seed=2)]
+    out, reference = model.compute_loss({"groups": groups}), plain.compute_loss({"groups": groups})
+    tokens = torch.cat([
+        model.encoder.forward_packed(g["inputs"], g["ctx_index"], g["ctx_lengths"], g["ctx_owner"]) for g in groups
+    ])  # fmt: skip
+    assert tokens.shape == (sum(int(g["ctx_lengths"].sum()) for g in groups), 32)
+    term = build_regularizer("vicreg")(tokens, 0)
+    means = torch.stack([t.mean(0) for t in tokens.split(torch.cat([g["ctx_lengths"] for g in groups]).tolist())])
+    assert not torch.allclose(term, build_regularizer("vicreg")(means, 0))  # not the term on the mean tokens
+    torch.testing.assert_close(out.terms["prediction"], reference.loss)
+    torch.testing.assert_close(out.terms["regularizer"], term, rtol=1e-5, atol=1e-6)
+    torch.testing.assert_close(out.loss, reference.loss + 0.5 * term, rtol=1e-5, atol=1e-6)
+
+
 @pytest.mark.parametrize("kw, message", [
     ({"regularizer": "sigreg", "regularizer_weight": -1.0}, "model.regularizer_weight=-1.0: must be 0 or more"),
     ({"regularizer": "barlow"}, "model.regularizer='barlow': choose one of none, sigreg, vicreg"),
+    ({"regularizer": "vicreg", "regularizer_on": "frames"}, "model.regularizer_on='frames': choose one of mean, tokens"),
 ])  # fmt: skip
 def test_bad_regularizer_settings_name_the_key(kw, message):
     with pytest.raises(ValueError, match=message.replace(".", r"\.").replace("(", r"\(")):
