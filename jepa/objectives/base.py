@@ -237,8 +237,8 @@ class JEPAObjective(PretrainingObjective):
     per-token loss and which mask token each mask set uses. ``regularizer`` (:mod:`jepa.regularizers`) adds
     ``regularizer_weight`` times an anti-collapse term on the context features: ``regularizer_on="mean"`` takes
     each context's mean token (one row per view: it spreads views apart), ``"tokens"`` every context token (one row
-    per token: it also spreads the tokens of one view, which keeps what tells a view's parts apart, such as where
-    an object lies and how it is turned)."""
+    per token: it also spreads the tokens of one view; on the demo clips, what let the encoder read the block's
+    motion, README)."""
 
     def __init__(
         self,
