@@ -324,7 +324,7 @@ class JEPAObjective(PretrainingObjective):
             pooled.append(full.float().mean(dim=1))
             labels.append(group["labels"])
             context_pooled.append(pool_packed(context.float(), group["ctx_lengths"]))
-            context_tokens.append(context.float())
+            context_tokens.append(context)  # the regularisers cast to float themselves
         prediction = torch.cat(losses).mean()
         contexts = torch.cat(context_pooled)
         terms: dict[str, Tensor] = {}
