@@ -26,13 +26,14 @@ from torch.utils.data import DataLoader, Dataset
 from jepa.data.splits import holdout_split
 from jepa.data.video_readers import open_video
 from jepa.data.video_transforms import IMAGENET_MEAN, IMAGENET_STD
-from jepa.envs import pusht, two_room
+from jepa.envs import pusht, reacher, two_room
 from jepa.sampling import seeded_loader, unseeded_collate
 
 COLUMNS = ("video", "trajectory")
-DEMO_ENVS = {"pusht": "PushT", "two_room": "Two-Room"}  # the built-in environments data.demo_root records
+DEMO_ENVS = {"pusht": "PushT", "two_room": "Two-Room", "reacher": "Reacher"}  # the built-in environments data.demo_root records
 # data.demo_policy of each built-in environment, as its recorder names them; the first is the default
-DEMO_POLICIES = {"pusht": tuple(pusht.DATA_POLICIES), "two_room": tuple(two_room.DATA_POLICIES)}
+DEMO_POLICIES = {"pusht": tuple(pusht.DATA_POLICIES), "two_room": tuple(two_room.DATA_POLICIES),
+                 "reacher": reacher.DATA_POLICIES}
 
 
 @dataclass(frozen=True)
@@ -153,6 +154,9 @@ class TrajectoryDataModule(L.LightningDataModule):
             return two_room.record_two_room(self.demo_root, self.demo_episodes, self.demo_steps,
                                             two_room.TwoRoomLayout.for_size(self.crop_size), seed=self.seed,
                                             policy=self.demo_policy)  # fmt: skip
+        if self.demo_env == "reacher":
+            return reacher.record_reacher(self.demo_root, self.demo_episodes, self.demo_steps, self.crop_size,
+                                          seed=self.seed, policy=self.demo_policy)  # fmt: skip
         return pusht.record_episodes(self.demo_root, self.demo_episodes, self.demo_steps, self.crop_size,
                                      seed=self.seed, policy=self.demo_policy)  # fmt: skip
 

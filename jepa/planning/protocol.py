@@ -1,18 +1,20 @@
 """The goal-reaching protocols of ``jepa plan``: start/goal pairs, the planner against a random policy from the
 same starts, success by each environment's own criterion, and the picture of a few rollouts.
 
-Episode ``i``: a start (PushT: :func:`sample_start`; Two-Room: a free position); its goal is the view after
-``goal_steps`` moves of a data policy from it (PushT: ``plan.goal_policy``, the random walk or the pushing policy;
-Two-Room: the waypoint policy), drawn on a seed stream the recorders never use, so the pairs are held out, and
-redrawn until the agent ends at least
+Episode ``i``: a start (PushT: :func:`sample_start`; Two-Room: a free position; Reacher: joint angles at rest); its
+goal is the view after ``goal_steps`` moves of a data policy from it (PushT: ``plan.goal_policy``, the random walk
+or the pushing policy; Two-Room: the waypoint policy; Reacher: the swing policy), drawn on a seed stream the
+recorders never use, so the pairs are held out, and redrawn until the agent (Reacher: the fingertip) ends at least
 ``min_goal_distance`` from where it started. From the start again, the planner gets ``max_steps`` steps of
 receding-horizon control toward the goal view, and, separately, the random policy ``max_steps`` moves of its own.
 PushT judges where the agent and block end; Two-Room ends an episode as soon as the agent overlaps its goal by half
-(stable-worldmodel's criterion). Seeded: the same seed gives the same pairs.
+(stable-worldmodel's criterion), Reacher as soon as the fingertip is within the suite's target radius of the goal's.
+Seeded: the same seed gives the same pairs.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -84,47 +86,80 @@ def goal_reaching(model: LatentWorldModel, cfg: PlanConfig, seed: int = 0) -> di
     return {"goals": goals, "planner": planned, "random": random, "stay": stay}
 
 
-def two_room_goal_reaching(model: LatentWorldModel, cfg: PlanConfig, seed: int = 0) -> dict[str, Any]:
-    """The protocol in Two-Room (view size: the model's input size); the same results as :func:`goal_reaching`."""
-    from jepa.envs.two_room import TwoRoom, TwoRoomLayout, WaypointPolicy
-
+def _reaching(model: LatentWorldModel, cfg: PlanConfig, seed: int, env: Any, sample_start: Callable,
+              goal_policy: Callable, where: Callable[[], np.ndarray],
+              reached: Callable[[np.ndarray, np.ndarray], bool]) -> dict[str, Any]:  # fmt: skip
+    """The protocol of an environment whose goal is where something is (``where()``, judged by ``reached(where(),
+    goal)``): starts from ``sample_start(rng)``, goals after ``cfg.goal_steps`` moves of ``goal_policy(rng)`` (a
+    callable of no argument giving the next action), uniform random actions in ``[-1, 1]²`` for the random
+    policy; each episode ends as soon as the goal is reached."""
     rng = np.random.default_rng((seed, PROTOCOL_STREAM))
     generator = torch.Generator().manual_seed(seed)
-    layout = TwoRoomLayout.for_size(model.encoder.img_size[0])
-    env = TwoRoom(layout)
     goals, planned, random, stay = [], [], [], []
 
-    def result(goal: np.ndarray, frames: list[np.ndarray], reached: bool) -> EpisodeResult:
-        return EpisodeResult(float(np.hypot(*(env.position - goal))), None, None, reached, frames)
+    def result(goal: np.ndarray, frames: list[np.ndarray], ok: bool) -> EpisodeResult:
+        return EpisodeResult(float(np.hypot(*(where() - goal))), None, None, ok, frames)
 
     for _ in track(range(cfg.episodes), description="planning episodes"):
-        start = layout.sample_free(rng)
+        start = sample_start(rng)
+        env.reset(start)
+        origin = where()
         for _ in range(GOAL_TRIES):
             env.reset(start)
-            policy = WaypointPolicy(layout, rng)
+            policy = goal_policy(rng)
             for _ in range(cfg.goal_steps):
-                env.step(policy(env.position))
-            if np.hypot(*(env.position - start)) >= cfg.min_goal_distance:
+                env.step(policy())
+            if np.hypot(*(where() - origin)) >= cfg.min_goal_distance:
                 break
-        goal = env.position.copy()
+        goal = where()
         goals.append(env.frame)
         start_frame = env.reset(start)
-        stay.append(result(goal, [start_frame], layout.success(start, goal)))
+        stay.append(result(goal, [start_frame], reached(origin, goal)))
         frames = mpc_episode(model, env, goals[-1], cfg.max_steps, cfg.planner, generator,
-                             reached=lambda: layout.success(env.position, goal))  # fmt: skip
-        planned.append(result(goal, frames, layout.success(env.position, goal)))
+                             reached=lambda goal=goal: reached(where(), goal))  # fmt: skip
+        planned.append(result(goal, frames, reached(where(), goal)))
         env.reset(start)
-        frames, reached = [env.frame], False
+        frames, ok = [env.frame], False
         for action in rng.uniform(-1, 1, size=(cfg.max_steps, 2)):
             frames.append(env.step(action))
-            if layout.success(env.position, goal):
-                reached = True
+            if reached(where(), goal):
+                ok = True
                 break
-        random.append(result(goal, frames, reached))
+        random.append(result(goal, frames, ok))
+    env.close()
     return {"goals": goals, "planner": planned, "random": random, "stay": stay}
 
 
-GOAL_REACHING = {"pusht": goal_reaching, "two_room": two_room_goal_reaching}  # plan.env → its protocol
+def two_room_goal_reaching(model: LatentWorldModel, cfg: PlanConfig, seed: int = 0) -> dict[str, Any]:
+    """The protocol in Two-Room (view size: the model's input size; distances in pixels); the same results as
+    :func:`goal_reaching`."""
+    from jepa.envs.two_room import TwoRoom, TwoRoomLayout, WaypointPolicy
+
+    layout = TwoRoomLayout.for_size(model.encoder.img_size[0])
+    env = TwoRoom(layout)
+
+    def goal_policy(rng: np.random.Generator) -> Callable[[], np.ndarray]:
+        waypoints = WaypointPolicy(layout, rng)
+        return lambda: waypoints(env.position)
+
+    return _reaching(model, cfg, seed, env, layout.sample_free, goal_policy, lambda: env.position.copy(),
+                     layout.success)  # fmt: skip
+
+
+def reacher_goal_reaching(model: LatentWorldModel, cfg: PlanConfig, seed: int = 0) -> dict[str, Any]:
+    """The protocol in Reacher (goals: where the swing policy takes the fingertip; distances in metres); the same
+    results as :func:`goal_reaching`."""
+    from jepa.envs.reacher import Reacher, SwingPolicy, sample_start, success
+
+    env = Reacher(model.encoder.img_size[0])
+    return _reaching(model, cfg, seed, env, sample_start, SwingPolicy, lambda: env.fingertip, success)
+
+
+GOAL_REACHING = {  # plan.env → its protocol
+    "pusht": goal_reaching,
+    "two_room": two_room_goal_reaching,
+    "reacher": reacher_goal_reaching,
+}
 
 
 def summary(results: list[EpisodeResult]) -> dict[str, float]:

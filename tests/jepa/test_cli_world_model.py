@@ -67,7 +67,7 @@ def test_plan_errors(trained, tmp_path, capsys):
     assert main(["plan", f"world_model={run_dir / 'last.ckpt'}", "plan.planner.method=ilqr"]) == 2
     assert "plan.planner.method='ilqr': choose one of cem, mppi" in capsys.readouterr().err
     assert main(["plan", f"world_model={run_dir / 'last.ckpt'}", "plan.env=maze"]) == 2
-    assert "plan.env='maze': choose one of pusht, two_room" in capsys.readouterr().err
+    assert "plan.env='maze': choose one of pusht, two_room, reacher" in capsys.readouterr().err
 
 
 def test_inverse_dynamics_probe_on_the_episodes(trained, capsys):
@@ -133,3 +133,23 @@ def test_two_room_end_to_end_fit_and_plan(tmp_path, capsys):
     from PIL import Image
 
     assert 2 <= Image.open(plan_dir / "plan.gif").n_frames <= 13  # the start and at most 12 steps (fewer on success)
+
+
+def test_reacher_end_to_end_fit_and_plan(tmp_path, capsys):
+    """Reacher's episodes train the end-to-end model; its protocol plans from the last 2 views (the arm has
+    velocity) and measures the fingertip's distance to the goal's in metres."""
+    pytest.importorskip("dm_control")
+    run_dir, plan_dir = tmp_path / "fit", tmp_path / "plan"
+    small = ["experiment=wm/reacher_quickstart", *TWO_ROOM[1:], "data.demo_steps=20", "data.num_frames=3"]
+    assert main(["fit", *small, f"data.demo_root={tmp_path / 'episodes'}", "trainer.max_steps=2", "model.auto_steps=2",
+                 f"hydra.run.dir={run_dir}"]) == 0  # fmt: skip
+    assert json.loads((run_dir / "metrics.json").read_text())["global_step"] == 2
+    capsys.readouterr()
+    assert main(["plan", "experiment=wm/reacher_quickstart", "data.crop_size=32", f"world_model={run_dir / 'last.ckpt'}",
+                 "plan.episodes=2", "plan.goal_steps=10", "plan.min_goal_distance=0.02", "plan.max_steps=8",
+                 "plan.planner.samples=8", "plan.planner.elites=2", "plan.planner.iterations=1",
+                 "plan.planner.horizon=2", f"hydra.run.dir={plan_dir}"]) == 0  # fmt: skip
+    line = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert line["env"] == "reacher" and line["episodes"] == 2 and "block_distance" not in line
+    assert line["goal_agent_distance"] >= 0.02 and line["agent_distance"] < 0.5  # metres: the arm reaches 0.22
+    assert 0 <= line["success_rate"] <= 1 and line["seconds_per_action"] > 0
