@@ -103,7 +103,7 @@ def test_official_ac_experiment_carries_the_official_sizes():
 
 
 TWO_ROOM = [
-    "experiment=wm/tworoom_quickstart", "data.demo_episodes=6", "data.demo_steps=30", "data.crop_size=32",
+    "experiment=wm/tworoom_quickstart", "data.demo_episodes=6", "data.demo_steps=44", "data.crop_size=32",
     "data.batch_size=4", "data.num_workers=0", "data.val_fraction=0.34", "model.encoder.embed_dim=32",
     "model.encoder.depth=1", "model.encoder.num_heads=2", "model.projector.hidden_dim=32",
     "model.projector.out_dim=16", "model.predictor.embed_dim=32", "model.predictor.depth=1",
