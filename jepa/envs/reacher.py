@@ -9,7 +9,11 @@ reward: the fingertip within the target's radius plus the fingertip's (0.05 + 0.
 
 from __future__ import annotations
 
+import logging
 import os
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -19,16 +23,36 @@ CAMERA_HEIGHT = 0.6  # metres above the table (the suite's fixed camera stands a
 TOLERANCE = 0.06  # metres: the suite's target radius (easy) plus its fingertip radius
 
 
-def load_physics():
-    """The suite's Reacher physics, its target hidden and its fixed camera lowered."""
-    os.environ.setdefault("MUJOCO_GL", "egl")
+@contextmanager
+def _absl_logging_contained() -> Iterator[None]:
+    """dm_control logs through absl, which calls ``logging.basicConfig()`` when the root logger has no handler (a
+    stderr handler nobody asked for: undone here), and whose own handler closes its stream when logging shuts down
+    or is reconfigured (Hydra does) unless that stream is the current ``sys.stderr``: bound to the stderr of the
+    moment absl was imported (under pytest, the capture file every other handler writes to), so it is pointed at
+    the process's own stderr, which it never closes."""
+    handlers = list(logging.root.handlers)
     try:
-        from dm_control import suite
-    except ImportError as err:
-        raise ImportError("Reacher needs dm_control: pip install 'jepa-toolkit[reacher]'") from err
-    physics = suite.load("reacher", "easy").physics
-    physics.model.geom_rgba[physics.model.name2id("target", "geom"), 3] = 0.0
-    physics.model.cam_pos[physics.model.name2id("fixed", "camera"), 2] = CAMERA_HEIGHT
+        yield
+    finally:
+        logging.root.handlers[:] = handlers
+        absl_logging = sys.modules.get("absl.logging")
+        if absl_logging is not None:
+            absl_logging.get_absl_handler().python_handler.stream = sys.__stderr__
+
+
+def load_physics():
+    """The suite's Reacher physics, its target hidden and its fixed camera lowered (and rendered once: the first
+    render of a physics opens its GL context, which logs)."""
+    os.environ.setdefault("MUJOCO_GL", "egl")
+    with _absl_logging_contained():
+        try:
+            from dm_control import suite
+        except ImportError as err:
+            raise ImportError("Reacher needs dm_control: pip install 'jepa-toolkit[reacher]'") from err
+        physics = suite.load("reacher", "easy").physics
+        physics.model.geom_rgba[physics.model.name2id("target", "geom"), 3] = 0.0
+        physics.model.cam_pos[physics.model.name2id("fixed", "camera"), 2] = CAMERA_HEIGHT
+        physics.render(8, 8, camera_id="fixed")
     return physics
 
 

@@ -1,10 +1,13 @@
 """Reacher (dm_control's arm): seeded resets at rest, torques that move it, the hidden target, the success criterion
 and recording."""
 
+import logging
+import sys
+
 import numpy as np
 import pytest
 
-pytest.importorskip("dm_control")
+pytest.importorskip("dm_control")  # the package alone: it neither loads MuJoCo nor logs
 
 from jepa.data.trajectories import read_episode_list
 from jepa.envs.reacher import TOLERANCE, Reacher, ReacherStart, SwingPolicy, record_reacher, success
@@ -47,6 +50,17 @@ def test_the_target_is_hidden(env):
     env.physics.model.geom_pos[target, :2] = [-0.15, 0.1]
     env.physics.forward()
     np.testing.assert_array_equal(env.render(), before)
+
+
+def test_loading_leaves_logging_as_it_was(monkeypatch):
+    """absl (dm_control's logging) neither adds a root handler nor keeps a stream it would close on shutdown: under
+    pytest that stream is the capture file every later test's log lines go to."""
+    from absl import logging as absl_logging
+
+    monkeypatch.setattr(logging.root, "handlers", [])
+    Reacher(16)  # dm_control's first log line through absl would call logging.basicConfig()
+    assert logging.root.handlers == []
+    assert absl_logging.get_absl_handler().python_handler.stream is sys.__stderr__
 
 
 def test_success_is_within_the_suites_target_radius():
