@@ -100,6 +100,31 @@ def test_two_room_protocol_is_seeded_and_ends_episodes_on_success():
         assert result.success or len(result.frames) == cfg.max_steps + 1
 
 
+def test_reacher_protocol_is_seeded_and_judges_the_fingertip():
+    import numpy as np
+
+    pytest.importorskip("dm_control")
+    from jepa.config import PlanConfig
+    from jepa.envs.reacher import TOLERANCE
+    from jepa.planning.protocol import reacher_goal_reaching
+
+    cfg = PlanConfig(env="reacher", episodes=2, goal_steps=10, min_goal_distance=0.08, max_steps=6,
+                     planner=PlannerConfig(horizon=2, samples=8, elites=2, iterations=1, max_action=2.0,
+                                           action_block=2, context_frames=2))  # fmt: skip
+    model = tiny_two_room_model()  # 32² views: any image world model plans in Reacher
+    first, again = (reacher_goal_reaching(model, cfg, 0) for _ in range(2))
+    for a, b in zip(first["goals"], again["goals"], strict=True):
+        np.testing.assert_array_equal(a, b)
+    for kind in ("planner", "random", "stay"):
+        assert [(r.agent, r.success, len(r.frames)) for r in first[kind]] == \
+               [(r.agent, r.success, len(r.frames)) for r in again[kind]]  # fmt: skip
+    for stay in first["stay"]:
+        assert stay.agent >= cfg.min_goal_distance and not stay.success  # metres of fingertip travel
+    for result in first["planner"] + first["random"]:
+        assert result.success == (result.agent <= TOLERANCE) and result.block is None
+        assert result.success or len(result.frames) == cfg.max_steps + 1
+
+
 def test_pusht_protocol_is_seeded_and_draws_goals_with_its_goal_policy():
     import numpy as np
 
