@@ -136,7 +136,8 @@ class TrajectoryDataConfig:
     (``video,trajectory`` CSV) or ``demo_root``, where ``demo_episodes`` episodes of ``demo_steps`` moves in the
     built-in ``demo_env`` (``pusht``, ``two_room`` or ``reacher``) are recorded once by ``demo_policy`` (PushT:
     ``random_walk``, the default, or ``pushing``; Two-Room: ``waypoint``, the default, or ``waypoint_walls``, which
-    also runs into the wall; Reacher: ``swing``); clips of ``num_frames`` frames ``frame_step`` apart at ``crop_size``²."""
+    also runs into the wall; Reacher: ``swing``); clips of ``num_frames`` frames ``frame_step`` apart at
+    ``crop_size``²."""
 
     episodes: str | None = None
     val_episodes: str | None = None

@@ -30,7 +30,8 @@ from jepa.envs import pusht, reacher, two_room
 from jepa.sampling import seeded_loader, unseeded_collate
 
 COLUMNS = ("video", "trajectory")
-DEMO_ENVS = {"pusht": "PushT", "two_room": "Two-Room", "reacher": "Reacher"}  # the built-in environments data.demo_root records
+# the built-in environments data.demo_root records
+DEMO_ENVS = {"pusht": "PushT", "two_room": "Two-Room", "reacher": "Reacher"}
 # data.demo_policy of each built-in environment, as its recorder names them; the first is the default
 DEMO_POLICIES = {"pusht": tuple(pusht.DATA_POLICIES), "two_room": tuple(two_room.DATA_POLICIES),
                  "reacher": reacher.DATA_POLICIES}

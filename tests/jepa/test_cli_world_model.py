@@ -145,8 +145,9 @@ def test_reacher_end_to_end_fit_and_plan(tmp_path, capsys):
                  f"hydra.run.dir={run_dir}"]) == 0  # fmt: skip
     assert json.loads((run_dir / "metrics.json").read_text())["global_step"] == 2
     capsys.readouterr()
-    assert main(["plan", "experiment=wm/reacher_quickstart", "data.crop_size=32", f"world_model={run_dir / 'last.ckpt'}",
-                 "plan.episodes=2", "plan.goal_steps=10", "plan.min_goal_distance=0.02", "plan.max_steps=8",
+    assert main(["plan", "experiment=wm/reacher_quickstart", "data.crop_size=32",
+                 f"world_model={run_dir / 'last.ckpt'}", "plan.episodes=2", "plan.goal_steps=10",
+                 "plan.min_goal_distance=0.02", "plan.max_steps=8",
                  "plan.planner.samples=8", "plan.planner.elites=2", "plan.planner.iterations=1",
                  "plan.planner.horizon=2", f"hydra.run.dir={plan_dir}"]) == 0  # fmt: skip
     line = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
