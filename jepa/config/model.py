@@ -173,7 +173,8 @@ class WorldModelConfig:
     ``encoder``'s size) encodes each frame; the predictor is trained with teacher forcing plus an ``auto_steps``
     autoregressive rollout, the loss ``|pred - target|^p / p`` (``p = loss_exp``) on layer-normed features
     (``normalize_reps``). ``inverse_dynamics_weight > 0`` adds a head predicting each action from a frame's tokens
-    and the predicted next ones (mean squared error), so that predictions keep what the action did.
+    and the predicted next ones (mean squared error), so that predictions keep what the action did; end to end, from
+    both frames' own latents, so that the latents keep what the action moves (the agent).
 
     ``end_to_end``: the encoder trains with the predictor (LeWM): each frame's latent is its mean token through
     ``projector`` (``latent: pooled``) or every patch token through it (``latent: tokens``, a grid as PLDM and

@@ -101,7 +101,7 @@ class WorldModel(L.LightningModule):
         }
         if self.inverse_dynamics is not None:
             before = h[:, :-n].unflatten(1, (steps, n)).flatten(0, 1)
-            after = z_tf.unflatten(1, (steps, n)).flatten(0, 1)
+            after = (h[:, n:] if self.cfg.end_to_end else z_tf).unflatten(1, (steps, n)).flatten(0, 1)
             guess = self.inverse_dynamics(before, after)
             out["inverse_dynamics"] = F.mse_loss(guess, actions.flatten(0, 1))
         if self.regularizer is not None:

@@ -144,7 +144,8 @@ def two_room_clips(count: int, rng) -> dict[str, torch.Tensor]:
     return {"frames": torch.stack(frames), "actions": torch.stack(actions), "states": torch.stack(states)}
 
 
-def end_to_end(regularizer: str, weight: float, freeze_encoder: bool = False, latent: str = "pooled"):
+def end_to_end(regularizer: str, weight: float, freeze_encoder: bool = False, latent: str = "pooled",
+               inverse_dynamics_weight: float = 0.0):  # fmt: skip
     from jepa.config import EncoderConfig
     from jepa.objectives.world_model import WorldModel
 
@@ -153,7 +154,8 @@ def end_to_end(regularizer: str, weight: float, freeze_encoder: bool = False, la
     return WorldModel(encoder=encoder, predictor={"embed_dim": 32, "depth": 1, "num_heads": 2, "action_dim": 2},
                       projector={"hidden_dim": 64, "out_dim": 16, "depth": 2}, end_to_end=True,
                       freeze_encoder=freeze_encoder, regularizer=regularizer, regularizer_weight=weight,
-                      normalize_reps=False, loss_exp=2.0, auto_steps=1, latent=latent)  # fmt: skip
+                      normalize_reps=False, loss_exp=2.0, auto_steps=1, latent=latent,
+                      inverse_dynamics_weight=inverse_dynamics_weight)  # fmt: skip
 
 
 def train_end_to_end(module, steps: int) -> None:
@@ -226,6 +228,28 @@ def test_token_latents_project_every_patch_and_the_regularizer_sees_whole_frames
         with torch.no_grad():
             ranks[name] = effective_rank(module.frame_latents(module.model.encode(test["frames"])))
     assert ranks["vicreg"] > 1.3 * ranks["none"], ranks  # measured: 38.9 against 23.7
+
+
+def test_end_to_end_inverse_dynamics_reads_both_frames_own_latents():
+    """End to end, the inverse-dynamics head guesses each action from the latents of the frames before and after it
+    (not from the prediction, which is told the action): its loss is that guess's squared error, it does not
+    depend on the predictor, and its gradient reaches the encoder, so the latents must show what the action moved."""
+    import numpy as np
+    import torch.nn.functional as F
+
+    module = end_to_end("vicreg", 1.0, inverse_dynamics_weight=0.5)
+    batch = two_room_clips(8, np.random.default_rng(2))
+    losses = module.losses(batch)
+    latents = module.model.encode(batch["frames"])
+    guess = module.inverse_dynamics(latents[:, :-1].flatten(0, 1)[:, None], latents[:, 1:].flatten(0, 1)[:, None])
+    expected = F.mse_loss(guess, batch["actions"].flatten(0, 1))
+    torch.testing.assert_close(losses["inverse_dynamics"], expected)
+    torch.testing.assert_close(module.total(losses), losses["teacher_forcing"] + losses["rollout"]
+                               + losses["regularizer"] + 0.5 * expected)  # fmt: skip
+    module.zero_grad()
+    losses["inverse_dynamics"].backward()
+    assert all(p.grad is None for p in module.model.predictor.parameters())
+    assert all(p.grad is not None and p.grad.abs().sum() > 0 for p in module.model.encoder.blocks.parameters())
 
 
 def test_regularizer_settings_are_checked():
