@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import json
+from itertools import pairwise
 
 import numpy as np
 import torch
@@ -68,7 +69,7 @@ def latent_readout(model: LatentWorldModel, scenes: int = 30, agents: int = 30, 
     apart = np.hypot(*(agent_xy[:, None] - agent_xy[None]).transpose(2, 0, 1))
     same = (scene_id[:, None] == scene_id[None]) & (apart > 0)
     by_distance = {f"{lo}-{hi}": round(float(energy[same & (apart >= lo) & (apart < hi)].mean()), 4)
-                   for lo, hi in zip(AGENT_BINS, AGENT_BINS[1:])}  # fmt: skip
+                   for lo, hi in pairwise(AGENT_BINS)}  # fmt: skip
     other = (scene_id[:, None] != scene_id[None]) & (apart < AGENT_BINS[1])
     return {"r2": {"agent": r2[:2].round(3).tolist(), "block_xy": r2[2:4].round(3).tolist(),
                    "block_angle": r2[4:].round(3).tolist()},

@@ -154,3 +154,19 @@ def test_reacher_end_to_end_fit_and_plan(tmp_path, capsys):
     assert line["env"] == "reacher" and line["episodes"] == 2 and "block_distance" not in line
     assert line["goal_agent_distance"] >= 0.02 and line["agent_distance"] < 0.5  # metres: the arm reaches 0.22
     assert 0 <= line["success_rate"] <= 1 and line["seconds_per_action"] > 0
+
+
+def test_pusht_end_to_end_fit_trains_its_inverse_dynamics_head(tmp_path):
+    """`wm/pusht_e2e` trains the encoder with VICReg and the inverse-dynamics head on pushing-policy episodes, and
+    plans with every predicted block's distance to the goal."""
+    from jepa.compose import compose_run
+
+    run_dir = tmp_path / "fit"
+    small = ["experiment=wm/pusht_e2e", *TWO_ROOM[1:], "data.demo_steps=20", "data.num_frames=3"]
+    assert main(["fit", *small, f"data.demo_root={tmp_path / 'episodes'}", "trainer.max_steps=2", "model.auto_steps=2",
+                 f"hydra.run.dir={run_dir}"]) == 0  # fmt: skip
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+    assert metrics["global_step"] == 2 and metrics["train/inverse_dynamics_loss"] > 0
+    assert metrics["train/regularizer_loss"] > 0 and 1 <= metrics["val/rank_latent"] <= 16
+    run, _ = compose_run(["experiment=wm/pusht_e2e"])
+    assert run.model["inverse_dynamics_weight"] == 1.0 and run.plan.planner.goal_cost == "every_step"

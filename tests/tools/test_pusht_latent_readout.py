@@ -1,6 +1,7 @@
 """tools/pusht_latent_readout.py: a latent that is the agent's place reads the agent out exactly and its energy grows
 with the agent's distance; one that sees only the block reads no agent and its energy stays flat."""
 
+from itertools import pairwise
 from types import SimpleNamespace
 
 import torch
@@ -32,7 +33,7 @@ def test_the_agent_latent_reads_the_agent_and_the_block_latent_does_not():
     seen = tool.latent_readout(ColourModel("agent"), scenes=6, agents=12)
     assert min(seen["r2"]["agent"]) > 0.98 and max(seen["agent_rmse"]) < 4.0  # world units (4 a pixel)
     energies = list(seen["energy_by_agent_distance"].values())
-    assert all(a < b for a, b in zip(energies, energies[1:])), energies
+    assert all(a < b for a, b in pairwise(energies)), energies
     blind = tool.latent_readout(ColourModel("block"), scenes=6, agents=12)
     assert max(blind["r2"]["agent"]) < 0.3 and min(blind["r2"]["block_xy"]) > 0.9
     assert max(blind["energy_by_agent_distance"].values()) < 0.2 * blind["energy_other_block"]
