@@ -61,6 +61,9 @@ def latent_readout(model: LatentWorldModel, scenes: int = 30, agents: int = 30, 
     frames_t = to_tensor(np.stack(frames))
     latents = torch.cat([model.encode(frames_t[i : i + 128, None])[:, 0] for i in range(0, len(frames_t), 128)])
     latents = latents.flatten(1).double()
+    if 3 * len(latents) // 4 <= latents.shape[1]:
+        raise ValueError(f"{scenes} scenes x {agents} agents: the read-outs fit on 3/4 of the views, which must "
+                         f"outnumber the latent's {latents.shape[1]} dimensions; draw more")  # fmt: skip
     agent_xy, block_pose, scene_id = np.array(agent), np.array(block), np.array(scene)
     targets = np.c_[agent_xy, block_pose[:, :2], np.cos(block_pose[:, 2]), np.sin(block_pose[:, 2])]
     order = rng.permutation(len(targets))

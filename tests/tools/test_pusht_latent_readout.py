@@ -4,6 +4,7 @@ with the agent's distance; one that sees only the block reads no agent and its e
 from itertools import pairwise
 from types import SimpleNamespace
 
+import pytest
 import torch
 
 from tests.tools.conftest import load_tool
@@ -37,3 +38,5 @@ def test_the_agent_latent_reads_the_agent_and_the_block_latent_does_not():
     blind = tool.latent_readout(ColourModel("block"), scenes=6, agents=12)
     assert max(blind["r2"]["agent"]) < 0.3 and min(blind["r2"]["block_xy"]) > 0.9
     assert max(blind["energy_by_agent_distance"].values()) < 0.2 * blind["energy_other_block"]
+    with pytest.raises(ValueError, match="2 scenes x 2 agents: .* outnumber the latent's 3 dimensions"):
+        tool.latent_readout(ColourModel("agent"), scenes=2, agents=2)
