@@ -22,10 +22,12 @@ from itertools import pairwise
 
 import numpy as np
 import torch
+from torch import Tensor
 
 from jepa.data.trajectories import to_tensor
 from jepa.envs.pusht import VIEW_HIGH, VIEW_LOW, PushTState, PushTView, sample_start
 from jepa.planning.run import load_world_model
+from jepa.probes.inverse_dynamics import r2_score
 from predictors.world_model import LatentWorldModel
 
 CLEARANCE = 60.0  # world units at least between the agent and the block's position (the T's stem reaches 120)
@@ -33,13 +35,12 @@ AGENT_BINS = (0, 16, 32, 64, 128, 256)  # world units: the edges of energy_by_ag
 RIDGE = 1e-2
 
 
-def ridge_r2(x: np.ndarray, y: np.ndarray, train: np.ndarray, test: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def ridge_r2(x: Tensor, y: Tensor, train: np.ndarray, test: np.ndarray) -> tuple[Tensor, Tensor]:
     """Held-out R² and RMSE per column of ``y`` for a ridge read-out (with a bias) fitted on the ``train`` rows."""
-    x = np.c_[x, np.ones(len(x))]
-    weights = np.linalg.solve(x[train].T @ x[train] + RIDGE * np.eye(x.shape[1]), x[train].T @ y[train])
-    error = x[test] @ weights - y[test]
-    r2 = 1 - (error**2).sum(0) / ((y[test] - y[test].mean(0)) ** 2).sum(0)
-    return r2, np.sqrt((error**2).mean(0))
+    x = torch.cat([x, torch.ones(len(x), 1, dtype=x.dtype)], dim=1)
+    gram = x[train].T @ x[train] + RIDGE * torch.eye(x.shape[1], dtype=x.dtype)
+    pred = x[test] @ torch.linalg.solve(gram, x[train].T @ y[train])
+    return r2_score(pred, y[test]), (pred - y[test]).pow(2).mean(0).sqrt()
 
 
 @torch.no_grad()
@@ -67,7 +68,8 @@ def latent_readout(model: LatentWorldModel, scenes: int = 30, agents: int = 30, 
     agent_xy, block_pose, scene_id = np.array(agent), np.array(block), np.array(scene)
     targets = np.c_[agent_xy, block_pose[:, :2], np.cos(block_pose[:, 2]), np.sin(block_pose[:, 2])]
     order = rng.permutation(len(targets))
-    r2, rmse = ridge_r2(latents.numpy(), targets, order[: 3 * len(order) // 4], order[3 * len(order) // 4 :])
+    r2, rmse = ridge_r2(latents, torch.from_numpy(targets), order[: 3 * len(order) // 4], order[3 * len(order) // 4 :])
+    r2, rmse = r2.numpy(), rmse.numpy()
     energy = (torch.cdist(latents, latents, p=1) / latents.shape[1]).numpy()
     apart = np.hypot(*(agent_xy[:, None] - agent_xy[None]).transpose(2, 0, 1))
     same = (scene_id[:, None] == scene_id[None]) & (apart > 0)
