@@ -23,6 +23,7 @@ import numpy as np
 import torch
 from lightning.fabric.plugins.io.torch_io import TorchCheckpointIO
 from lightning.pytorch.callbacks import ModelCheckpoint
+from lightning.pytorch.utilities.exceptions import SIGTERMException
 
 from jepa.config import CheckpointConfig
 from jepa.errors import InputError
@@ -87,12 +88,24 @@ class RunCheckpoints(ModelCheckpoint):
 
     def on_train_batch_end(self, trainer: L.Trainer, *args: Any) -> None:
         super().on_train_batch_end(trainer, *args)
-        if trainer.received_sigterm and self.preempted_at is None:
-            self.preempted_at = trainer.global_step
-            trainer.save_checkpoint(self.last_path)
+        if trainer.received_sigterm:
+            self.save_on_sigterm(trainer)
             trainer.should_stop = True
-            print(f"SIGTERM: saved {self.last_path} at step {trainer.global_step} and stopping; resume with the same "
-                  f"command plus ckpt_path=last")  # fmt: skip
+
+    def on_exception(self, trainer: L.Trainer, pl_module: L.LightningModule, exception: BaseException) -> None:
+        """SIGTERM landing after this batch's hook (in a later hook, or in validation) reaches Lightning's own
+        check first, which stops the run with ``SIGTERMException``: the checkpoint is saved here instead."""
+        if isinstance(exception, SIGTERMException):
+            self.save_on_sigterm(trainer)
+
+    def save_on_sigterm(self, trainer: L.Trainer) -> None:
+        """Write ``last.ckpt`` once for a SIGTERM, at the last completed step, and say how to resume."""
+        if self.preempted_at is not None:
+            return
+        self.preempted_at = trainer.global_step
+        trainer.save_checkpoint(self.last_path)
+        print(f"SIGTERM: saved {self.last_path} at step {trainer.global_step} and stopping; resume with the same "
+              f"command plus ckpt_path=last")  # fmt: skip
 
     def on_train_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         if self.preempted_at != trainer.global_step:

@@ -111,6 +111,23 @@ def test_sigterm_saves_a_checkpoint_and_stops_then_the_run_resumes(tmp_path):
     assert json.loads((run_dir / "metrics.json").read_text())["global_step"] == step + 2
 
 
+def test_sigterm_after_the_checkpoint_hook_still_saves_the_step(tmp_path, monkeypatch, capsys):
+    """A SIGTERM landing between our batch-end hook and Lightning's own check (here: in the module's batch-end hook,
+    which runs after the callbacks') stops the run through Lightning's exception; the step is saved all the same."""
+    from jepa.objectives.base import JEPAObjective
+
+    def terminate_at_step_3(self, outputs, batch, batch_idx):
+        if self.global_step == 3:
+            os.kill(os.getpid(), signal.SIGTERM)
+
+    monkeypatch.setattr(JEPAObjective, "on_train_batch_end", terminate_at_step_3, raising=False)
+    run_dir = tmp_path / "run"
+    assert main(["fit", *TINY, "trainer.max_steps=50", "checkpoint.every_n_steps=100", f"hydra.run.dir={run_dir}"]) == 0
+    assert f"SIGTERM: saved {run_dir / 'last.ckpt'} at step 3" in capsys.readouterr().out
+    assert checkpoint_step(run_dir / "last.ckpt") == 3
+    assert json.loads((run_dir / "metrics.json").read_text())["global_step"] == 3
+
+
 def test_nonfinite_losses_skip_their_steps_then_stop_the_run_with_finite_weights(tmp_path, monkeypatch, capsys):
     from jepa.objectives.base import JEPAObjective
 
